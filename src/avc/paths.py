@@ -1,0 +1,31 @@
+"""Where things live: resolved from this file, never from the working directory.
+
+papermill runs a notebook in the caller's directory while nbval and jupyter-book run it
+in ``book/``; every path the book needs is therefore computed here.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_DIR.parents[1]
+"""The repository root (valid for the editable install ``pip install -e .``)."""
+
+PROJECT_DATA_DIR = REPO_ROOT / "data"
+"""Small files the project makes itself (recorded agent scores, prompts)."""
+
+
+def cache_dir() -> Path:
+    """Folder for downloaded third-party datasets.
+
+    ``AVC_CACHE_DIR`` wins when set; otherwise the user cache of the platform
+    (for example ``~/.cache/avc`` on Linux).
+    """
+    override = os.environ.get("AVC_CACHE_DIR")
+    if override:
+        return Path(override).expanduser()
+    import pooch
+
+    return Path(pooch.os_cache("avc"))
