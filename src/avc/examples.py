@@ -64,7 +64,13 @@ def courtroom_utilities() -> UtilityFamily:
     )
 
 
-def drug_market(quality, manufacturer: Sequence[int | None], bonus: float, states: Sequence[str] | None = None) -> UtilityFamily:
+def drug_market(
+    quality,
+    manufacturer: Sequence[int | None],
+    bonus: float,
+    actions: Sequence[str] | None = None,
+    states: Sequence[str] | None = None,
+) -> UtilityFamily:
     """The introduction's doctor and drug companies.
 
     ``quality[a, y]`` is how well treatment ``a`` works in state ``y`` (the doctor's utility);
@@ -83,6 +89,7 @@ def drug_market(quality, manufacturer: Sequence[int | None], bonus: float, state
     for company in makers:
         own = np.array([m == company for m in manufacturer], dtype=float)[:, None]
         agents[f"company {company}"] = quality + bonus * own
-    actions = tuple(f"treatment {a}" + ("" if m is None else f" (company {m})") for a, m in enumerate(manufacturer))
+    if actions is None:
+        actions = [f"treatment {a}" + ("" if m is None else f" (company {m})") for a, m in enumerate(manufacturer)]
     states = tuple(states) if states is not None else tuple(f"state {y}" for y in range(quality.shape[1]))
-    return UtilityFamily(actions=actions, states=states, user=quality, agents=agents)
+    return UtilityFamily(actions=tuple(actions), states=states, user=quality, agents=agents)
