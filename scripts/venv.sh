@@ -37,5 +37,4 @@ fi
 export PATH="$VENV/bin:$PATH"
 # Silence jupyter_core's path-migration warning on every kernel start.
 export JUPYTER_PLATFORM_DIRS=1
-export MPLBACKEND="${MPLBACKEND:-Agg}"
 cd "$REPO_ROOT"

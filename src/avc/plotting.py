@@ -46,13 +46,13 @@ def plot_hull_geometry(ax, agent_points, user_point, fit: AlignmentFit, labels=N
     hull = _hull_polygon(pts)
     ax.add_patch(Polygon(hull, closed=True, alpha=0.25, color=PALETTE[0], label="agents' hull"))
     shifted = hull + fit.offset
-    ax.add_patch(Polygon(shifted, closed=True, fill=False, ls="--", lw=1.5, ec=PALETTE[0], label=f"hull + c (c = {fit.offset:.2f})"))
+    ax.add_patch(Polygon(shifted, closed=True, fill=False, ls="--", lw=1.5, ec=PALETTE[0], label="agents' hull + c"))
     ax.scatter(*pts.T, color=PALETTE[0], zorder=3)
     for i, (x, y) in enumerate(pts):
         ax.annotate(labels[i] if labels is not None else f"$U_{i + 1}$", (x, y), textcoords="offset points", xytext=(5, 5))
     eps = fit.eps
     ax.add_patch(
-        Rectangle(user - eps, 2 * eps, 2 * eps, fill=False, lw=1.5, ec=PALETTE[3], label=f"sup-norm ball, ε = {eps:.3f}")
+        Rectangle(user - eps, 2 * eps, 2 * eps, fill=False, lw=1.5, ec=PALETTE[3], label="sup-norm ball of radius ε*")
     )
     ax.scatter(*user, marker="*", s=220, color=PALETTE[3], zorder=4, label="user $u_A$")
     ax.scatter(*fit.approximation, marker="X", s=90, color=PALETTE[2], zorder=4, label=r"$\sum_i w_i U_i + c$")
