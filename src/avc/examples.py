@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["UtilityFamily", "courtroom_utilities", "drug_market"]
+__all__ = ["UtilityFamily", "courtroom", "courtroom_utilities", "drug_market"]
 
 
 @dataclass(frozen=True)
@@ -93,3 +94,47 @@ def drug_market(
         actions = [f"treatment {a}" + ("" if m is None else f" (company {m})") for a, m in enumerate(manufacturer)]
     states = tuple(states) if states is not None else tuple(f"state {y}" for y in range(quality.shape[1]))
     return UtilityFamily(actions=tuple(actions), states=states, user=quality, agents=agents)
+
+
+def courtroom(prior_guilty=Fraction(2, 3)) -> dict:
+    """Appendix I, exactly: two obliviously optimal advocates and a judge who hears both.
+
+    The state is guilty with probability ``prior_guilty`` (default 2/3, which must lie in
+    (1/2, 1)); the judge acquits on ties (acquit is action 0, so this is the book's lowest-
+    index rule). Each advocate commits to the scheme that would be optimal if the judge
+    heard *only him*:
+
+    * the prosecutor sends no information: the prior already makes the judge convict;
+    * the defence always says "innocent" when innocent and, when guilty, says "innocent" with
+      probability ``q = (1 - p) / p``, the most that keeps the posterior at exactly 1/2 (a tie,
+      so the judge acquits).
+
+    Returns exact fractions: ``alice_oblivious`` (the judge's utility hearing both, ``1 + p``),
+    ``first_best`` (2), each advocate's own value, and the schemes and induced law.
+    """
+    from avc.persuasion import as_exact, induced_outcome, utility_under
+
+    p = Fraction(prior_guilty)
+    if not Fraction(1, 2) < p < 1:
+        raise ValueError(
+            f"courtroom() gives the closed-form oblivious schemes for 1/2 < prior_guilty < 1; got {p}. "
+            "For other priors compute them with avc.persuasion.optimal_scheme."
+        )
+    family = courtroom_utilities()
+    judge, prosecutor, defence = (as_exact(u) for u in (family.user, *family.agents.values()))
+    prior = as_exact([p, 1 - p])
+    q = (1 - p) / p
+    prosecutor_scheme = as_exact([[1, 0], [1, 0]])  # signals: "guilty", "innocent"
+    defence_scheme = as_exact([[1 - q, q], [0, 1]])
+    both = induced_outcome(prior, [prosecutor_scheme, defence_scheme], judge)
+    alone = {name: induced_outcome(prior, [s], judge) for name, s in (("prosecutor", prosecutor_scheme), ("defence", defence_scheme))}
+    return {
+        "prior": prior,
+        "prosecutor_scheme": prosecutor_scheme,
+        "defence_scheme": defence_scheme,
+        "joint_oblivious": both,
+        "alice_oblivious": utility_under(both, judge),
+        "first_best": sum(prior[y] * max(judge[:, y]) for y in range(2)),
+        "prosecutor_alone": utility_under(alone["prosecutor"], prosecutor),
+        "defence_alone": utility_under(alone["defence"], defence),
+    }

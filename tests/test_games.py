@@ -1,0 +1,115 @@
+"""Equilibria of the senders' games on tiny games whose answers are worked out by hand."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from avc import games as G
+from avc import persuasion as P
+
+PRIOR = [0.5, 0.5]
+GUESS = np.eye(2)  # Alice wants to name the state; ties go to action 0
+NO_INFO, FULL = P.no_information(2, 2), P.full_revelation(2)
+ALIGNED_AND_PUSHY = np.stack([GUESS, np.array([[1.0, 1.0], [0.0, 0.0]])])  # Bob 2 wants action 0
+
+
+@pytest.mark.parametrize("game_class", [G.MultiSenderGame, G.BestAISelectionGame])
+def test_tiny_game_equilibria_by_hand(game_class):
+    # Strategies: 0 = no information, 1 = full revelation. Worked out by hand:
+    # (0, 0): Alice guesses 0 always; Bob 1 (aligned) gains by revealing -> not an equilibrium.
+    # (1, 0), (1, 1): Alice learns the state whatever Bob 2 does -> equilibria.
+    # (0, 1): Bob 2 gains by going silent (back to (0, 0)) -> not an equilibrium.
+    game = game_class(PRIOR, GUESS, ALIGNED_AND_PUSHY, [[NO_INFO, FULL]] * 2)
+    assert G.pure_nash_equilibria(game) == [(1, 0), (1, 1)]
+    assert game.payoffs((0, 0)) == pytest.approx([0.5, 0.5, 1.0])
+    assert game.payoffs((1, 0)) == pytest.approx([1.0, 1.0, 0.5])
+
+
+def test_best_ai_selection_picks_the_best_sender_lowest_index_on_ties():
+    game = G.BestAISelectionGame(PRIOR, GUESS, ALIGNED_AND_PUSHY, [[NO_INFO, FULL]] * 2)
+    assert game.selected((0, 1)) == 1
+    assert game.selected((1, 1)) == 0 and game.selected((0, 0)) == 0
+    # the un-chosen sender is still paid from Alice's action
+    assert game.payoffs((0, 1))[1] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("game_class", [G.MultiSenderGame, G.BestAISelectionGame])
+def test_vectorised_payoff_tensor_matches_profile_by_profile(game_class):
+    rng = np.random.default_rng(5)
+    for n_states, n_actions, k, strategies in [
+        (2, 3, 2, P.grid_schemes(2, 2, 3)),
+        (3, 2, 3, P.deterministic_schemes(3, 2)),
+    ]:
+        prior = rng.dirichlet(np.ones(n_states))
+        game = game_class(prior, rng.uniform(size=(n_actions, n_states)), rng.uniform(size=(k, n_actions, n_states)), [strategies] * k)
+        tensor = game.payoff_tensor()
+        for profile in itertools.product(*(range(n) for n in game.n_strategies)):
+            assert tensor[profile] == pytest.approx(game.payoffs(profile), abs=1e-12)
+
+
+def test_best_response_dynamics_converges_to_an_equilibrium():
+    game = G.MultiSenderGame(PRIOR, GUESS, ALIGNED_AND_PUSHY, [[NO_INFO, FULL]] * 2)
+    result = G.best_response_dynamics(game, start=(0, 0))
+    assert result.converged and not result.cycled
+    assert result.profile == (1, 0) and result.path == ((0, 0), (1, 0)) and result.n_passes == 2
+    assert result.profile in G.pure_nash_equilibria(game)
+
+
+class MatchingPennies(G.SenderGame):
+    """One state, two actions: Bob 1 wants Alice's action to be 0, Bob 2 wants 1; the action is
+    0 exactly when the two Bobs pick the same strategy. No pure equilibrium exists."""
+
+    def __init__(self):
+        super().__init__([1.0], np.zeros((2, 1)), np.array([[[1.0], [0.0]], [[0.0], [1.0]]]), [[0, 1], [0, 1]])
+
+    def _compute_outcome(self, profile):
+        action = 0 if profile[0] == profile[1] else 1
+        return np.eye(2)[:, [action]]
+
+    def payoff_tensor(self):
+        return np.array([[self.payoffs((i, j)) for j in range(2)] for i in range(2)])
+
+
+def test_best_response_dynamics_detects_a_cycle_and_respects_the_cap():
+    game = MatchingPennies()
+    assert G.pure_nash_equilibria(game) == []
+    result = G.best_response_dynamics(game, start=(0, 0))
+    assert result.cycled and not result.converged
+    assert result.path[:5] == ((0, 0), (0, 1), (1, 1), (1, 0), (0, 0))
+    capped = G.best_response_dynamics(game, start=(0, 0), max_passes=2)
+    assert not capped.converged and not capped.cycled and capped.n_passes == 2
+
+
+def test_identical_induced_distribution_holds_with_full_revelation():
+    rng = np.random.default_rng(1)
+    strategies = P.deterministic_schemes(3, 3)
+    aligned = next(i for i, s in enumerate(strategies) if np.array_equal(s, np.eye(3)))
+    game = G.MultiSenderGame(rng.dirichlet(np.ones(3)), rng.uniform(size=(2, 3)), rng.uniform(size=(2, 2, 3)), [strategies] * 2)
+    check = G.identical_induced_distribution(game, [aligned, aligned])
+    assert check.holds and check.max_gap < 1e-12 and check.witness is None
+
+
+def test_identical_induced_distribution_fails_with_two_signals_for_three_states():
+    # C* separates state 0 from {1, 2}; the other scheme separates {0, 1} from 2. If Bob 2
+    # already plays C*, Bob 1 deviating to C* teaches Alice nothing new, but Bob 2 deviating
+    # (he already plays it) leaves Bob 1's other partition in place: Alice learns the state.
+    c_star = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    other = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    game = G.MultiSenderGame(np.full(3, 1 / 3), np.eye(3), np.stack([np.eye(3)] * 2), [[c_star, other]] * 2)
+    check = G.identical_induced_distribution(game, [0, 0])
+    assert not check.holds
+    assert check.max_gap == pytest.approx(1 / 3)
+    assert check.witness[0] in {(0, 1), (1, 0)}
+
+
+def test_invalid_games_and_profiles_are_explained():
+    with pytest.raises(ValueError, match="one non-empty list"):
+        G.MultiSenderGame(PRIOR, GUESS, ALIGNED_AND_PUSHY, [[NO_INFO]])
+    with pytest.raises(ValueError, match=r"\(k, n_actions, n_states\)"):
+        G.MultiSenderGame(PRIOR, GUESS, np.zeros((2, 3, 2)), [[NO_INFO]] * 2)
+    game = G.MultiSenderGame(PRIOR, GUESS, ALIGNED_AND_PUSHY, [[NO_INFO, FULL]] * 2)
+    with pytest.raises(ValueError, match="not a valid choice"):
+        game.outcome((0, 2))
+    with pytest.raises(ValueError, match="index of C\\*"):
+        G.identical_induced_distribution(game, [1])

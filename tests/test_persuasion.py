@@ -1,0 +1,115 @@
+"""avc.persuasion on cases with known answers."""
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from avc import persuasion as P
+from avc.examples import courtroom, courtroom_utilities
+
+# Kamenica-Gentzkow's prosecutor: states (guilty, innocent), actions (acquit, convict);
+# the judge wants the right verdict, the prosecutor wants a conviction.
+JUDGE = np.array([[0.0, 1.0], [1.0, 0.0]])
+PROSECUTOR = np.array([[0.0, 0.0], [1.0, 1.0]])
+
+
+def test_kamenica_gentzkow_prosecutor():
+    solution = P.optimal_scheme([0.3, 0.7], PROSECUTOR, JUDGE)
+    assert solution.sender_value == pytest.approx(0.6)  # conviction probability 0.6
+    # always "convict" when guilty; "convict" w.p. 3/7 when innocent
+    assert solution.scheme == pytest.approx(np.array([[0.0, 1.0], [4 / 7, 3 / 7]]), abs=1e-7)
+    assert solution.receiver_value == pytest.approx(0.3 + 0.7 * 4 / 7)
+
+
+def test_margin_makes_the_scheme_work_under_the_fixed_tie_rule():
+    # KG's optimum, exactly: after "convict" the judge is indifferent (posterior 1/2), and the
+    # fixed rule sends ties to acquit (index 0), so the prosecutor gets no conviction at all.
+    prior = P.as_exact(["3/10", "7/10"])
+    kg_scheme = P.as_exact([[0, 1], ["4/7", "3/7"]])
+    realised = P.utility_under(P.induced_outcome(prior, [kg_scheme], P.as_exact(JUDGE)), P.as_exact(PROSECUTOR))
+    assert realised == 0
+    robust = P.optimal_scheme([0.3, 0.7], PROSECUTOR, JUDGE, margin=1e-6)
+    realised = P.utility_under(P.induced_outcome([0.3, 0.7], [robust.scheme], JUDGE), PROSECUTOR)
+    assert realised == pytest.approx(robust.sender_value, abs=1e-9)
+    assert robust.sender_value == pytest.approx(0.6, abs=1e-5)
+
+
+def test_aligned_sender_reveals_everything_remark_4():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        prior = rng.dirichlet(np.ones(3))
+        u = rng.uniform(size=(4, 3))
+        first_best = float(prior @ u.max(axis=0))
+        assert P.optimal_scheme(prior, u, u).receiver_value == pytest.approx(first_best, abs=1e-8)
+        value, scheme = P.aligned_value(prior, u)
+        assert value == pytest.approx(first_best) and np.array_equal(scheme, np.eye(3))
+        full = P.induced_outcome(prior, [P.full_revelation(3)], u)
+        assert P.utility_under(full, u) == pytest.approx(first_best)
+
+
+def test_aligned_value_with_fewer_signals_than_states():
+    # Three equally likely states, one action per state paying 1; two signals can separate
+    # one state from the other two: value 1/3 + (2/3)(1/2) = 2/3.
+    value, scheme = P.aligned_value(np.full(3, 1 / 3), np.eye(3), n_signals=2)
+    assert value == pytest.approx(2 / 3)
+    assert len(np.unique(scheme.argmax(axis=1))) == 2
+
+
+def test_no_information_means_prior_decision_with_lowest_index_ties():
+    joint = P.induced_outcome([0.5, 0.5], [P.no_information(2)], JUDGE)
+    assert joint == pytest.approx(np.array([[0.5, 0.5], [0.0, 0.0]]))  # tie -> acquit (index 0)
+
+
+def test_two_senders_combine_information_exactly():
+    # Two independent noisy witnesses, each right w.p. 3/4, about a fair coin.
+    prior = P.as_exact(["1/2", "1/2"])
+    witness = P.as_exact([["3/4", "1/4"], ["1/4", "3/4"]])
+    guess = P.as_exact([[1, 0], [0, 1]])
+    one = P.utility_under(P.induced_outcome(prior, [witness], guess), guess)
+    two = P.utility_under(P.induced_outcome(prior, [witness, witness], guess), guess)
+    assert one == Fraction(3, 4)
+    # With two witnesses: agree (prob 5/8) -> right w.p. 9/10; disagree -> tie, guess 0, right 1/2.
+    assert two == Fraction(5, 8) * Fraction(9, 10) + Fraction(3, 8) * Fraction(1, 2) == Fraction(3, 4)
+
+
+def test_courtroom_numbers_exact():
+    court = courtroom()
+    assert court["alice_oblivious"] == Fraction(5, 3)
+    assert court["first_best"] == 2
+    assert court["prosecutor_alone"] == Fraction(5, 3)  # convicts always: 2 * 2/3 + 1/3
+    assert court["defence_alone"] == 1
+    assert court["joint_oblivious"].sum() == 1
+    for p in (Fraction(3, 5), Fraction(9, 10)):
+        assert courtroom(p)["alice_oblivious"] == 1 + p
+    with pytest.raises(ValueError, match="1/2 < prior_guilty < 1"):
+        courtroom(Fraction(1, 3))
+
+
+def test_courtroom_schemes_are_obliviously_optimal():
+    family = courtroom_utilities()
+    court = courtroom()
+    prior = [2 / 3, 1 / 3]
+    for name, key in (("prosecutor", "prosecutor_alone"), ("defence", "defence_alone")):
+        best = P.optimal_scheme(prior, family.agents[name], family.user)
+        assert best.sender_value == pytest.approx(float(court[key]), abs=1e-9)
+
+
+def test_grid_and_deterministic_scheme_counts():
+    assert len(P.deterministic_schemes(3, 2)) == 8
+    assert len(P.grid_schemes(2, 2, 4)) == 25
+    for scheme in P.grid_schemes(2, 3, 2):
+        assert np.allclose(scheme.sum(axis=1), 1)
+
+
+def test_bad_inputs_are_explained():
+    with pytest.raises(ValueError, match="probability vector"):
+        P.induced_outcome([0.5, 0.6], [np.eye(2)], JUDGE)
+    with pytest.raises(ValueError, match="one row per state"):
+        P.induced_outcome([0.5, 0.5], [np.eye(3)], JUDGE)
+    with pytest.raises(ValueError, match="probability distribution over signals"):
+        P.induced_outcome([0.5, 0.5], [np.array([[0.5, 0.6], [1, 0]])], JUDGE)
+    with pytest.raises(TypeError, match="list of matrices"):
+        P.induced_outcome([0.5, 0.5], np.eye(2), JUDGE)
+    with pytest.raises(ValueError, match="same shape"):
+        P.optimal_scheme([0.5, 0.5], np.zeros((3, 2)), JUDGE)
