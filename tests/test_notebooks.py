@@ -25,7 +25,7 @@ def parameter_cells(notebook) -> list:
 
 
 def test_there_are_notebooks():
-    assert {"intro", "b_model"} <= {p.stem for p in NOTEBOOKS}
+    assert {"intro", "b_model", "c_competition", "e_selection", "i_oblivious"} <= {p.stem for p in NOTEBOOKS}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

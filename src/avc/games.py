@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from avc.model import TIE_TOLERANCE
-from avc.persuasion import induced_outcome, utility_under
+from avc.persuasion import induced_outcome
 
 __all__ = [
     "BestAISelectionGame",
@@ -122,8 +122,17 @@ class BestAISelectionGame(SenderGame):
         self._alone = [
             [induced_outcome(self.prior, [scheme], self.receiver_util) for scheme in own] for own in self.strategies
         ]
-        self.alone_value = [np.array([utility_under(j, self.receiver_util) for j in own]) for own in self._alone]
+        self.alone_payoffs = [
+            np.array([np.tensordot(self._utils, j, axes=([1, 2], [0, 1])) for j in own]) for own in self._alone
+        ]
+        """``alone_payoffs[i][s]``: every player's utility (Alice first) when sender ``i``'s
+        strategy ``s`` is the one Alice listens to."""
+        self.alone_value = [pay[:, 0] for pay in self.alone_payoffs]
         """``alone_value[i][s]``: Alice's utility from sender ``i`` playing strategy ``s``, heard alone."""
+
+    def solo_optimal(self) -> Profile:
+        """Each sender's best strategy if Alice had to listen to him alone (lowest index on ties)."""
+        return tuple(int(np.argmax(pay[:, i + 1])) for i, pay in enumerate(self.alone_payoffs))
 
     def selected(self, profile: Sequence[int]) -> int:
         """The sender Alice keeps under ``profile`` (lowest index among the best)."""
@@ -139,13 +148,10 @@ class BestAISelectionGame(SenderGame):
         grids = np.meshgrid(*(np.arange(n) for n in self.n_strategies), indexing="ij")
         values = np.stack([self.alone_value[i][grids[i]] for i in range(self.k)])  # (k, *n)
         chosen = np.argmax(values >= values.max(axis=0) - TIE_TOLERANCE, axis=0)
-        alone_payoffs = [
-            np.array([np.tensordot(self._utils, j, axes=([1, 2], [0, 1])) for j in own]) for own in self._alone
-        ]  # alone_payoffs[i][s] = all players' utilities when sender i's strategy s is heard alone
         tensor = np.empty((*self.n_strategies, self.k + 1))
         for i in range(self.k):
             mask = chosen == i
-            tensor[mask] = alone_payoffs[i][grids[i][mask]]
+            tensor[mask] = self.alone_payoffs[i][grids[i][mask]]
         return tensor
 
 
