@@ -24,6 +24,7 @@ import numpy as np
 
 from avc.model import TIE_TOLERANCE
 from avc.persuasion import induced_outcome
+from avc.quantal import quantal_response
 
 __all__ = [
     "BestAISelectionGame",
@@ -41,7 +42,9 @@ Profile = tuple[int, ...]
 class SenderGame:
     """Common plumbing: validation, cached outcomes, payoffs, the payoff tensor."""
 
-    def __init__(self, prior, receiver_util, sender_utils, strategies: Sequence[Sequence[np.ndarray]]):
+    def __init__(self, prior, receiver_util, sender_utils, strategies: Sequence[Sequence[np.ndarray]], lam: float | None = None):
+        self.lam = lam
+        """None: Alice best responds; a number: she plays the λ-quantal response."""
         self.prior = np.asarray(prior, dtype=float)
         self.receiver_util = np.asarray(receiver_util, dtype=float)
         self.sender_utils = np.asarray(sender_utils, dtype=float)
@@ -92,7 +95,7 @@ class MultiSenderGame(SenderGame):
 
     def _compute_outcome(self, profile: Profile) -> np.ndarray:
         schemes = [self.strategies[i][s] for i, s in enumerate(profile)]
-        return induced_outcome(self.prior, schemes, self.receiver_util)
+        return induced_outcome(self.prior, schemes, self.receiver_util, self.lam)
 
     def payoff_tensor(self) -> np.ndarray:
         """Every profile's payoffs at once (vectorised; same rules as :meth:`outcome`)."""
@@ -108,19 +111,25 @@ class MultiSenderGame(SenderGame):
         joint = joint.reshape(n_profiles, len(self.prior), -1)  # (profile, y, signal profile)
         weighted = np.einsum("ay,pyq->paq", self.receiver_util, joint)
         prob = joint.sum(axis=1)
-        best = weighted.max(axis=1, keepdims=True)
-        actions = np.argmax(weighted >= best - TIE_TOLERANCE * prob[:, None, :], axis=1)  # (profile, q)
-        payoffs = np.stack([np.einsum("pqy,pyq->p", util[actions], joint) for util in self._utils], axis=-1)
+        if self.lam is None:
+            best = weighted.max(axis=1, keepdims=True)
+            actions = np.argmax(weighted >= best - TIE_TOLERANCE * prob[:, None, :], axis=1)  # (profile, q)
+            policy = (np.arange(len(self.receiver_util))[None, :, None] == actions[:, None, :]).astype(float)
+        else:
+            mu = np.divide(weighted, prob[:, None, :], out=np.zeros_like(weighted), where=prob[:, None, :] > 0)
+            policy = quantal_response(np.moveaxis(mu, 1, -1), self.lam)
+            policy = np.moveaxis(policy, -1, 1)  # (profile, action, q)
+        payoffs = np.stack([np.einsum("paq,pyq,ay->p", policy, joint, util) for util in self._utils], axis=-1)
         return payoffs.reshape(*self.n_strategies, self.k + 1)
 
 
 class BestAISelectionGame(SenderGame):
     """Definition 16: Alice keeps the single sender who is best for her when heard alone."""
 
-    def __init__(self, prior, receiver_util, sender_utils, strategies):
-        super().__init__(prior, receiver_util, sender_utils, strategies)
+    def __init__(self, prior, receiver_util, sender_utils, strategies, lam: float | None = None):
+        super().__init__(prior, receiver_util, sender_utils, strategies, lam)
         self._alone = [
-            [induced_outcome(self.prior, [scheme], self.receiver_util) for scheme in own] for own in self.strategies
+            [induced_outcome(self.prior, [scheme], self.receiver_util, lam) for scheme in own] for own in self.strategies
         ]
         self.alone_payoffs = [
             np.array([np.tensordot(self._utils, j, axes=([1, 2], [0, 1])) for j in own]) for own in self._alone

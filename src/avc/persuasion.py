@@ -9,7 +9,8 @@ Alice (the receiver) sees every signal (or, in :func:`induced_outcome` with a si
 the one sender she listens to), forms her exact posterior and plays a best response. **Ties
 are broken toward the lowest action index**, the fixed rule of Definition 4: an action is
 tied with the best if its posterior expected utility is within ``TIE_TOLERANCE`` of it (zero
-tolerance for exact ``Fraction`` inputs).
+tolerance for exact ``Fraction`` inputs). With ``lam`` given she plays the λ-quantal
+response of Definition 11 instead (``softmax(λ · posterior expected utilities)``).
 
 Every function accepts float arrays or object arrays of :class:`fractions.Fraction`; with
 fractions the whole computation is exact.
@@ -25,6 +26,7 @@ import numpy as np
 from scipy.optimize import linprog
 
 from avc.model import TIE_TOLERANCE
+from avc.quantal import quantal_response
 
 __all__ = [
     "PersuasionSolution",
@@ -37,6 +39,7 @@ __all__ = [
     "no_information",
     "optimal_scheme",
     "receiver_actions",
+    "receiver_policy",
     "signal_joint",
     "utility_under",
 ]
@@ -112,21 +115,36 @@ def receiver_actions(joint_sy: np.ndarray, receiver_util) -> np.ndarray:
     return np.argmax(weighted >= best - tol * prob, axis=0)
 
 
-def induced_outcome(prior, schemes, receiver_util) -> np.ndarray:
-    """The joint law of (Alice's action, state) when she best responds to all ``schemes``.
+def receiver_policy(joint_sy: np.ndarray, receiver_util, lam: float | None = None) -> np.ndarray:
+    """Alice's action probabilities for each signal profile, shaped ``(n_actions, n_profiles)``.
+
+    ``lam=None``: best response, a point mass on :func:`receiver_actions`. Otherwise the
+    λ-quantal response to her posterior expected utilities (profiles of probability zero get
+    the uniform distribution; they never occur).
+    """
+    u = _check_utility(receiver_util, joint_sy.shape[0], "receiver_util")
+    if lam is None:
+        actions = receiver_actions(joint_sy, u)
+        policy = (np.arange(u.shape[0])[:, None] == actions[None, :]).astype(int)
+        return policy.astype(object) if _is_exact(joint_sy) else policy.astype(float)
+    if _is_exact(joint_sy):
+        raise TypeError("quantal response is not exact: pass float arrays when lam is given.")
+    prob = joint_sy.sum(axis=0)
+    mu = np.divide(u @ joint_sy, prob, out=np.zeros((u.shape[0], joint_sy.shape[1])), where=prob > 0)
+    return quantal_response(mu.T, lam).T
+
+
+def induced_outcome(prior, schemes, receiver_util, lam: float | None = None) -> np.ndarray:
+    """The joint law of (Alice's action, state) when she responds to all ``schemes``.
 
     ``schemes`` is a list of matrices, one per sender (a list of one for a sender she listens
-    to alone). Returns an array ``(n_actions, n_states)`` that sums to one.
+    to alone). ``lam=None`` is best response; a number is the λ-quantal response. Returns an
+    array ``(n_actions, n_states)`` that sums to one.
     """
     if isinstance(schemes, np.ndarray) and schemes.ndim == 2:
         raise TypeError("schemes must be a list of matrices; wrap a single scheme as [scheme].")
     joint = signal_joint(prior, schemes)
-    actions = receiver_actions(joint, receiver_util)
-    n_actions = np.shape(receiver_util)[0]
-    out = np.zeros((n_actions, joint.shape[0]), dtype=joint.dtype)
-    for a in range(n_actions):
-        out[a] = joint[:, actions == a].sum(axis=1)
-    return out
+    return receiver_policy(joint, receiver_util, lam) @ joint.T
 
 
 def utility_under(joint_ay: np.ndarray, util) -> float | Fraction:
@@ -241,19 +259,21 @@ def optimal_scheme(prior, sender_util, receiver_util, margin: float = 0.0) -> Pe
     )
 
 
-def aligned_value(prior, receiver_util, n_signals: int | None = None) -> tuple[float, np.ndarray]:
+def aligned_value(prior, receiver_util, n_signals: int | None = None, lam: float | None = None) -> tuple[float, np.ndarray]:
     """``U_A(C*)``: the best Alice can get from one perfectly aligned sender, and a scheme for it.
 
     With ``n_signals=None`` (no limit on messages) this is full revelation and the value is
     the first best. With fewer signals than states the value is the best *deterministic*
     partition of states into ``n_signals`` groups: Alice's value is convex in the scheme, so
-    an extreme point (a deterministic scheme) is optimal.
+    an extreme point (a deterministic scheme) is optimal. With ``lam`` (a λ-quantal Alice)
+    the candidates are the same and the value is her quantal utility; full revelation stays
+    optimal without a limit on signals, since her quantal utility is convex in her belief too.
     """
     p = _check_prior(prior)
     n_states = len(p)
     candidates = (
         [full_revelation(n_states)] if n_signals is None or n_signals >= n_states else deterministic_schemes(n_states, n_signals)
     )
-    values = [utility_under(induced_outcome(p, [c], receiver_util), receiver_util) for c in candidates]
+    values = [utility_under(induced_outcome(p, [c], receiver_util, lam), receiver_util) for c in candidates]
     best = int(np.argmax(values))
     return values[best], candidates[best]
