@@ -113,3 +113,18 @@ def test_invalid_games_and_profiles_are_explained():
         game.outcome((0, 2))
     with pytest.raises(ValueError, match="index of C\\*"):
         G.identical_induced_distribution(game, [1])
+
+
+def test_quantal_alice_with_full_revelation_is_identical_whoever_reveals():
+    # With a λ-quantal Alice, full revelation still pins her belief to the truth, so
+    # Definition 13 holds with δ = 0; and her utility approaches best response as λ grows.
+    rng = np.random.default_rng(3)
+    strategies = P.grid_schemes(2, 2, 2)
+    full = next(i for i, s in enumerate(strategies) if np.array_equal(s, np.eye(2)))
+    prior, user = rng.dirichlet(np.ones(2)), rng.uniform(size=(3, 2))
+    game = G.MultiSenderGame(prior, user, rng.uniform(size=(2, 3, 2)), [strategies] * 2, lam=4.0)
+    assert G.identical_induced_distribution(game, [full, full]).holds
+    values = [P.utility_under(P.induced_outcome(prior, [np.eye(2)], user, lam), user) for lam in (0.0, 1.0, 10.0, 1e6)]
+    assert values == sorted(values)
+    assert values[0] == pytest.approx(float(prior @ user.mean(axis=0)))  # λ = 0: uniform play
+    assert values[-1] == pytest.approx(float(prior @ user.max(axis=0)), abs=1e-6)
