@@ -37,8 +37,11 @@ __all__ = [
     "MovieLens",
     "RemoteArchive",
     "fetch_archive",
+    "ethics_items",
     "load_ethics",
     "load_movielens",
+    "load_movielens_tags",
+    "movielens_items",
     "resolve_data_dir",
 ]
 
@@ -97,6 +100,8 @@ ETHICS_ARCHIVE = RemoteArchive(
 
 MOVIELENS_RATINGS_COLUMNS = ("userId", "movieId", "rating", "timestamp")
 MOVIELENS_MOVIES_COLUMNS = ("movieId", "title", "genres")
+MOVIELENS_TAGS_COLUMNS = ("userId", "movieId", "tag", "timestamp")
+MOVIELENS_TAGS_ROWS = 3_683
 ETHICS_COLUMNS = ("label", "input", "is_short", "edited")
 MOVIELENS_RATINGS_ROWS = 100_836
 MOVIELENS_MOVIES_ROWS = 9_742
@@ -295,3 +300,85 @@ def load_ethics(
                 f"{path}: column {flag!r} must hold True/False, found dtype {frame[flag].dtype}."
             )
     return frame
+
+
+def load_movielens_tags(
+    data_dir: str | os.PathLike | None = None, *, strict: bool = True, download: bool = True
+) -> pd.DataFrame:
+    """MovieLens ml-latest-small user tags: userId, movieId, tag, timestamp (3,683 rows)."""
+    folder = _dataset_folder(MOVIELENS_ARCHIVE, "", ["tags.csv"], data_dir, download)
+    return _read_checked(folder / "tags.csv", MOVIELENS_TAGS_COLUMNS, MOVIELENS_TAGS_ROWS if strict else None)
+
+
+ETHICS_ITEM_SEED = 2025
+"""Seed of the draw of ETHICS scenarios for Section F."""
+
+
+def ethics_items(n_items: int = 1000, seed: int = ETHICS_ITEM_SEED, data_dir=None, *, strict: bool = True) -> pd.DataFrame:
+    """The ETHICS scenarios scored in Section F, in a fixed random order.
+
+    The draw: the *short* scenarios of the commonsense test split (``is_short``, one or two
+    sentences written by crowd workers; 2,109 of the 3,885 rows), shuffled with
+    ``numpy.random.default_rng(seed)``; the first ``n_items`` are kept. A prefix of the
+    order is itself a uniform random sample, so a partially recorded panel is unbiased.
+
+    Columns: ``item_id`` (``"ethics-<row in cm_test.csv>"``), ``text`` (the scenario),
+    ``label`` (1 = the action is clearly morally wrong, 0 = not wrong).
+    """
+    import numpy as np
+
+    frame = load_ethics(data_dir, strict=strict)
+    short = frame[frame["is_short"]]
+    if not 0 < n_items <= len(short):
+        raise ValueError(f"n_items must be between 1 and {len(short)} (the short scenarios); got {n_items}.")
+    order = np.random.default_rng(seed).permutation(short.index.to_numpy())[:n_items]
+    chosen = frame.loc[order]
+    return pd.DataFrame(
+        {"item_id": [f"ethics-{i}" for i in order], "text": chosen["input"].str.strip().to_numpy(), "label": chosen["label"].to_numpy()}
+    )
+
+
+MOVIELENS_ITEM_SEED = 2025
+"""Seed of the order in which Section F's movies are listed (and recorded)."""
+
+
+def movielens_items(
+    min_ratings: int = 21, n_tags: int = 3, seed: int = MOVIELENS_ITEM_SEED, data_dir=None, *, strict: bool = True
+) -> pd.DataFrame:
+    """The movies scored in Section F: every movie with at least ``min_ratings`` ratings
+    (the paper's "more than 20"; 1,235 movies), in an order shuffled with
+    ``numpy.random.default_rng(seed)`` so that a prefix is a uniform random sample.
+
+    Columns: ``item_id`` (``"movie-<movieId>"``), ``text`` (title with year, genres, and the
+    ``n_tags`` most frequent user tags when there are any), ``mean_rating`` (the target, in
+    stars from 0.5 to 5), ``n_ratings``.
+    """
+    ratings, movies = load_movielens(data_dir, strict=strict)
+    tags = load_movielens_tags(data_dir, strict=strict)
+    stats = ratings.groupby("movieId")["rating"].agg(["mean", "count"])
+    stats = stats[stats["count"] >= min_ratings]
+    import numpy as np
+
+    stats = stats.iloc[np.random.default_rng(seed).permutation(len(stats))]
+    top_tags = (
+        tags.assign(tag=tags["tag"].astype(str).str.strip().str.lower())
+        .groupby(["movieId", "tag"]).size().rename("n").reset_index()
+        .sort_values(["movieId", "n", "tag"], ascending=[True, False, True])
+        .groupby("movieId")["tag"].apply(lambda s: ", ".join(s.head(n_tags)))
+    )
+    chosen = movies.set_index("movieId").loc[stats.index]
+    texts = []
+    for movie_id, row in chosen.iterrows():
+        genres = ", ".join(g for g in row["genres"].split("|") if g != "(no genres listed)") or "unknown"
+        text = f"{row['title']}\nGenres: {genres}"
+        if movie_id in top_tags.index:
+            text += f"\nTags: {top_tags[movie_id]}"
+        texts.append(text)
+    return pd.DataFrame(
+        {
+            "item_id": [f"movie-{m}" for m in stats.index],
+            "text": texts,
+            "mean_rating": stats["mean"].to_numpy(),
+            "n_ratings": stats["count"].to_numpy(),
+        }
+    )

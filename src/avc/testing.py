@@ -1,0 +1,120 @@
+"""A small OpenAI-compatible HTTP server on 127.0.0.1, for tests and benchmarks.
+
+It implements ``POST /v1/chat/completions`` (and ``GET /v1/models``) well enough for the
+``openai`` client, and misbehaves on request. The behaviour is chosen by the *user message*:
+
+* ``rate-limit-once ...``: the first request with this text gets 429 with ``retry-after``;
+* ``error-once ...``: the first request gets 500; ``always-500 ...``: every request does;
+* ``hang ...``: the reply is delayed by ``hang_s`` seconds (past a client's timeout);
+* ``garbage ...``, ``refuse ...``, ``out-of-range ...``, ``empty ...``: a 200 reply whose text
+  is not a valid score;
+* anything else: a deterministic score in 0–100 (a hash of system prompt and message), with
+  per-token log-probabilities when asked.
+
+``requests`` counts every request received, so a test can check that a rerun made none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+__all__ = ["OpenAICompatibleTestServer", "deterministic_score"]
+
+
+def deterministic_score(system: str, user: str) -> int:
+    return int(hashlib.sha256(f"{system}\0{user}".encode()).hexdigest(), 16) % 101
+
+
+class OpenAICompatibleTestServer:
+    """``with OpenAICompatibleTestServer() as server: ... server.base_url ...``"""
+
+    def __init__(self, delay_s: float = 0.0, hang_s: float = 5.0, retry_after_s: float = 0.05):
+        self.delay_s, self.hang_s, self.retry_after_s = delay_s, hang_s, retry_after_s
+        self.requests = 0
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+        self._server = None
+        self._thread = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def __enter__(self):
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _send(self, status: int, body: dict, headers: dict | None = None):
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                self._send(200, {"object": "list", "data": [{"id": "test-model", "object": "model"}]})
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", 0))
+                request = json.loads(self.rfile.read(length) or b"{}")
+                with owner._lock:
+                    owner.requests += 1
+                messages = request.get("messages", [])
+                system = next((m["content"] for m in messages if m["role"] == "system"), "")
+                user = next((m["content"] for m in messages if m["role"] == "user"), "")
+                first_time = False
+                with owner._lock:
+                    if user not in owner._seen:
+                        owner._seen.add(user)
+                        first_time = True
+                if owner.delay_s:
+                    time.sleep(owner.delay_s)
+                if user.startswith("rate-limit-once") and first_time:
+                    return self._send(429, {"error": {"message": "slow down", "type": "rate_limit"}},
+                                      {"retry-after": str(owner.retry_after_s)})
+                if (user.startswith("error-once") and first_time) or user.startswith("always-500"):
+                    return self._send(500, {"error": {"message": "internal error", "type": "server_error"}})
+                if user.startswith("hang"):
+                    time.sleep(owner.hang_s)
+                text = {
+                    "garbage": "banana", "refuse": "I'm sorry, I cannot rate that.", "out-of-range": "150", "empty": "",
+                }.get(user.split(" ")[0], str(deterministic_score(system, user)))
+                choice = {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}
+                if request.get("logprobs") and text.isdigit():
+                    value = int(text)
+                    alternatives = [(str(value), -0.2), (str(max(value - 10, 0)), -2.0), (str(min(value + 10, 100)), -2.5)]
+                    choice["logprobs"] = {"content": [{
+                        "token": text, "logprob": -0.2, "bytes": None,
+                        "top_logprobs": [{"token": t, "logprob": lp, "bytes": None} for t, lp in alternatives],
+                    }]}
+                try:
+                    self._send(200, {
+                        "id": "chatcmpl-test", "object": "chat.completion", "created": int(time.time()),
+                        "model": request.get("model", "test-model"), "choices": [choice],
+                        "usage": {"prompt_tokens": len((system + user).split()), "completion_tokens": 1,
+                                  "total_tokens": len((system + user).split()) + 1},
+                    })
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
+                    pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._server.shutdown()
+        self._server.server_close()
