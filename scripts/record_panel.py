@@ -1,0 +1,103 @@
+"""Record (or resume recording) the Section F panel for one domain with the local LLM.
+
+    .venv/bin/python scripts/record_panel.py --domain ethics --n-items 200
+    .venv/bin/python scripts/record_panel.py --domain movielens --n-items 200 --logprobs
+
+Needs the optional extra llama-cpp-python[server] and the model (see avc.local_llm), and the
+datasets (AVC_DATA_DIR or a download). Items are scored in chunks: every persona (and the
+baseline) on the next ``--chunk`` items, persona by persona so the server reuses each
+persona's prompt prefix. After every chunk the calls recorded so far are exported to
+``data/panels/<domain>_calls.csv.gz`` with a provenance file, so a run stopped at any moment
+keeps everything up to the last chunk in the repository and everything up to the last call
+in the cache; the next run imports the committed calls into the cache and continues.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+
+import pandas as pd
+
+from avc import datasets
+from avc.local_llm import MODEL_BYTES, MODEL_NAME, MODEL_SHA256, LocalLLMServer, local_model_path
+from avc.paths import PROJECT_DATA_DIR, cache_dir
+from avc.personas import load_personas, prompts_hash
+from avc.scoring import CALL_COLUMNS, ScoreCache, score_panel
+
+ITEM_BUILDERS = {"ethics": datasets.ethics_items, "movielens": datasets.movielens_items}
+
+
+def export(store: ScoreCache, domain: str, keys: set[str], meta: dict) -> pd.DataFrame:
+    calls = store.frame()
+    calls = calls[calls.key.isin(keys)].sort_values(["item_id", "persona_id"])
+    out_dir = PROJECT_DATA_DIR / "panels"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / f"{domain}_calls.csv.gz"
+    tmp = target.with_suffix(".tmp.gz")
+    calls[CALL_COLUMNS].to_csv(tmp, index=False, compression={"method": "gzip", "mtime": 0})
+    os.replace(tmp, target)
+    complete_items = calls.groupby("item_id").persona_id.nunique()
+    provenance = dict(
+        meta,
+        calls=int(len(calls)),
+        items_with_every_persona=int((complete_items == meta["n_personas"]).sum()),
+        invalid_rate=round(float((calls.status != "ok").mean()), 4) if len(calls) else None,
+        mean_latency_s=round(float(calls.latency_s.mean()), 3) if len(calls) else None,
+        first_call=calls.created_at.min() if len(calls) else None,
+        last_call=calls.created_at.max() if len(calls) else None,
+        exported_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+    (out_dir / f"{domain}_provenance.json").write_text(json.dumps(provenance, indent=2) + "\n")
+    return calls
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--domain", choices=sorted(ITEM_BUILDERS), required=True)
+    parser.add_argument("--n-items", type=int, default=200)
+    parser.add_argument("--chunk", type=int, default=25)
+    parser.add_argument("--logprobs", action="store_true", help="also record the log-probability expected score")
+    parser.add_argument("--max-tokens", type=int, default=6)
+    args = parser.parse_args(argv)
+
+    items = ITEM_BUILDERS[args.domain]().head(args.n_items)
+    personas = load_personas(args.domain)
+    store = ScoreCache(cache_dir() / f"panel_{args.domain}.sqlite")
+    committed = PROJECT_DATA_DIR / "panels" / f"{args.domain}_calls.csv.gz"
+    if committed.is_file():
+        imported = store.put_many(pd.read_csv(committed, dtype={"raw_text": str}))
+        print(f"imported {imported} committed calls into the cache ({store.count()} cached)")
+    import llama_cpp
+
+    with LocalLLMServer() as server:
+        config = server.config(logprobs=args.logprobs, max_tokens=args.max_tokens, top_logprobs=10)
+        meta = dict(
+            domain=args.domain, model=MODEL_NAME, model_file_bytes=MODEL_BYTES, model_file_sha256=MODEL_SHA256,
+            model_file=str(local_model_path().name), runtime=f"llama-cpp-python {llama_cpp.__version__}",
+            server_settings=dict(n_threads=server.n_threads, n_threads_batch=server.n_threads, n_ctx=server.n_ctx,
+                                 chat_format=server.chat_format),
+            sampling=config.sampling(), n_personas=len(personas), prompts_sha256=prompts_hash(personas.prompt),
+            items=f"first {len(items)} of avc.datasets.{ITEM_BUILDERS[args.domain].__name__}() (seeded order)",
+            machine=dict(python=platform.python_version(), cpus=os.cpu_count()),
+        )
+        keys: set[str] = set()
+        for start in range(0, len(items), args.chunk):
+            chunk = items.iloc[start:start + args.chunk]
+            tic = time.perf_counter()
+            run = score_panel(config, personas, chunk, cache=store, progress=sys.stderr.isatty())
+            keys |= set(run.calls.key)
+            calls = export(store, args.domain, keys, meta)
+            print(f"items {start + 1}-{start + len(chunk)}: {run.n_called} calls in {time.perf_counter() - tic:.0f} s, "
+                  f"{run.n_failed} failed; exported {len(calls)} calls", flush=True)
+    store.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
