@@ -62,9 +62,17 @@ def main(argv=None) -> int:
     parser.add_argument("--domain", choices=sorted(ITEM_BUILDERS), required=True)
     parser.add_argument("--n-items", type=int, default=200)
     parser.add_argument("--chunk", type=int, default=25)
-    parser.add_argument("--logprobs", action="store_true", help="also record the log-probability expected score")
-    parser.add_argument("--max-tokens", type=int, default=6)
+    parser.add_argument("--logprobs", action="store_true", default=None,
+                        help="also record the log-probability expected score (default: on for movielens)")
+    parser.add_argument("--max-tokens", type=int, default=None, help="default: 5 for ethics, 3 for movielens")
     args = parser.parse_args(argv)
+    # Movie scores come back as the same integer for almost every film from the local model, so
+    # the expected score over the first token's alternatives is recorded too; three tokens hold
+    # any integer up to 100 and keep the (costly) log-probability calls short.
+    if args.logprobs is None:
+        args.logprobs = args.domain == "movielens"
+    if args.max_tokens is None:
+        args.max_tokens = 3 if args.domain == "movielens" else 5
 
     items = ITEM_BUILDERS[args.domain]().head(args.n_items)
     personas = load_personas(args.domain)

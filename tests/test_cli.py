@@ -1,0 +1,56 @@
+"""The reader's toolkit: python -m avc chapters / run."""
+
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from avc import cli
+
+
+def test_chapters_and_parameters_are_listed():
+    names = list(cli.chapters())
+    assert "b_model" in names and "intro" in names
+    params = cli.chapter_parameters("b_model")
+    assert params["max_agents"]["default"] == 40 and params["max_agents"]["type"] == "int"
+    assert "largest number" in params["max_agents"]["help"]
+
+
+@pytest.mark.parametrize(
+    "text, default, expected",
+    [("200", 40, 200), ("0.5", 0.3, 0.5), ("2", 0.3, 2.0), ("True", False, True), ("'ethics'", "x", "ethics"),
+     ("ethics", "x", "ethics"), ("[1, 2]", [3], [1, 2]), ("None", 5, None), ("42", None, 42)],
+)
+def test_values_are_parsed_to_the_default_type(text, default, expected):
+    assert cli.parse_value(text, default) == expected
+
+
+@pytest.mark.parametrize("text, default", [("abc", 40), ("1.5", 40), ("1", True), ("[1]", 0.5)])
+def test_values_of_the_wrong_type_are_refused(text, default):
+    with pytest.raises(cli.ParameterError, match="expected a value of type"):
+        cli.parse_value(text, default)
+
+
+def test_unknown_parameter_or_chapter_is_refused_with_the_valid_names():
+    with pytest.raises(cli.ParameterError, match=r"no parameter bogus; its parameters are: .*max_agents \(default 40\)"):
+        cli.run_chapter("b_model", {"bogus": "1"})
+    with pytest.raises(cli.ParameterError, match="no chapter named 'nope'.*b_model"):
+        cli.run_chapter("nope", {})
+    with pytest.raises(cli.ParameterError, match="parameter max_agents: expected a value of type int"):
+        cli.run_chapter("b_model", {"max_agents": "many"})
+
+
+def test_command_line_refuses_with_exit_code_2():
+    result = subprocess.run([sys.executable, "-m", "avc", "run", "b_model", "-p", "bogus", "1"], capture_output=True, text=True)
+    assert result.returncode == 2 and "its parameters are" in result.stderr
+
+
+def test_run_executes_a_chapter_with_a_changed_parameter():
+    output = cli.run_chapter("intro", {"n_companies": "4"}, progress=False)
+    assert output.name == "intro__n_companies-4.ipynb" and output.parent.name == "runs"
+    executed = nbformat.read(output, as_version=4)
+    injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert "n_companies = 4" in injected[0].source
+    printed = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.outputs)
+    assert "error of each company alone: [0.1 0.1 0.1 0.1]" in printed
