@@ -19,7 +19,6 @@ file raises an error that names the file and the two ways to provide it.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import NamedTuple
 
 import pandas as pd
 
-from avc.paths import cache_dir
+from avc.paths import cache_dir, file_sha256
 
 __all__ = [
     "DatasetNotFoundError",
@@ -135,14 +134,6 @@ def _how_to_provide(relative_paths: list[str], archive: RemoteArchive) -> str:
     )
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def fetch_archive(archive: RemoteArchive, target_dir: str | os.PathLike | None = None) -> Path:
     """Download and unpack ``archive`` (once) and return the folder ``archive.subdir``.
 
@@ -191,7 +182,7 @@ def fetch_archive(archive: RemoteArchive, target_dir: str | os.PathLike | None =
         path = folder / member
         if not path.is_file():
             raise DatasetValidationError(f"The archive {archive.filename} lacks {archive.subdir}/{member}.")
-        actual = _sha256(path)
+        actual = file_sha256(path)
         if actual != expected:
             raise DatasetValidationError(
                 f"{path} has SHA-256 {actual}, expected {expected}: this is not the release "

@@ -15,7 +15,6 @@ from the model's official hub and pointed to with ``AVC_LLM_GGUF``.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 import subprocess
@@ -24,7 +23,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from avc.paths import cache_dir
+from avc.paths import cache_dir, file_sha256
 from avc.scoring import ClientConfig
 
 __all__ = ["MODEL_BYTES", "MODEL_NAME", "MODEL_SHA256", "LocalLLMServer", "llama_cpp_available", "local_model_path"]
@@ -42,14 +41,6 @@ def llama_cpp_available() -> bool:
     except ImportError:
         return False
     return True
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _part_files() -> list[Path]:
@@ -87,7 +78,7 @@ def local_model_path() -> Path:
             with open(part, "rb") as fh:
                 while block := fh.read(1 << 22):
                     out.write(block)
-    size, digest = partial.stat().st_size, _sha256(partial)
+    size, digest = partial.stat().st_size, file_sha256(partial)
     if size != MODEL_BYTES or digest != MODEL_SHA256:
         partial.unlink()
         raise ValueError(

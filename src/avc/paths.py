@@ -6,6 +6,7 @@ in ``book/``; every path the book needs is therefore computed here.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -29,3 +30,12 @@ def cache_dir() -> Path:
     import pooch
 
     return Path(pooch.os_cache("avc"))
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a file, read in blocks (files of gigabytes are fine)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
