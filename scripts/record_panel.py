@@ -31,11 +31,16 @@ from avc.personas import load_personas, prompts_hash
 from avc.scoring import CALL_COLUMNS, ScoreCache, score_panel
 
 ITEM_BUILDERS = {"ethics": datasets.ethics_items, "movielens": datasets.movielens_items}
+META_KEYS = ("domain", "model", "model_file_bytes", "model_file_sha256", "model_file", "runtime", "server_settings",
+             "sampling", "n_personas", "prompts_sha256", "items", "machine")
 
 
 def export(store: ScoreCache, domain: str, keys: set[str], meta: dict) -> pd.DataFrame:
+    """Write the calls among ``keys`` of every item that has all personas (and the baseline)."""
     calls = store.frame()
-    calls = calls[calls.key.isin(keys)].sort_values(["item_id", "persona_id"])
+    calls = calls[calls.key.isin(keys)]
+    per_item = calls.groupby("item_id").persona_id.nunique()
+    calls = calls[calls.item_id.isin(per_item[per_item == meta["n_personas"]].index)].sort_values(["item_id", "persona_id"])
     out_dir = PROJECT_DATA_DIR / "panels"
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{domain}_calls.csv.gz"
@@ -65,6 +70,8 @@ def main(argv=None) -> int:
     parser.add_argument("--logprobs", action="store_true", default=None,
                         help="also record the log-probability expected score (default: on for movielens)")
     parser.add_argument("--max-tokens", type=int, default=None, help="default: 5 for ethics, 3 for movielens")
+    parser.add_argument("--export-only", action="store_true",
+                        help="export the complete items already in the cache and stop (no model needed)")
     args = parser.parse_args(argv)
     # Movie scores come back as the same integer for almost every film from the local model, so
     # the expected score over the first token's alternatives is recorded too; three tokens hold
@@ -81,6 +88,17 @@ def main(argv=None) -> int:
     if committed.is_file():
         imported = store.put_many(pd.read_csv(committed, dtype={"raw_text": str}))
         print(f"imported {imported} committed calls into the cache ({store.count()} cached)")
+    if args.export_only:
+        from avc.scoring import ClientConfig, call_key
+
+        config = ClientConfig(model=MODEL_NAME, api_key_env=None, logprobs=args.logprobs, max_tokens=args.max_tokens, top_logprobs=10)
+        params = config.sampling()
+        keys = {call_key(MODEL_NAME, p, t, params) for p in personas.prompt for t in items.text}
+        previous = json.loads((PROJECT_DATA_DIR / "panels" / f"{args.domain}_provenance.json").read_text())
+        calls = export(store, args.domain, keys, {k: v for k, v in previous.items() if k in META_KEYS})
+        print(f"exported {len(calls)} calls ({calls.item_id.nunique()} complete items)")
+        return 0
+
     import llama_cpp
 
     with LocalLLMServer() as server:
