@@ -35,8 +35,9 @@ META_KEYS = ("domain", "model", "model_file_bytes", "model_file_sha256", "model_
              "sampling", "n_personas", "prompts_sha256", "items", "machine")
 
 
-def export(store: ScoreCache, domain: str, keys: set[str], meta: dict) -> pd.DataFrame:
-    """Write the calls among ``keys`` of every item that has all personas (and the baseline)."""
+def export(store: ScoreCache, domain: str, keys: set[str], meta: dict, items: pd.DataFrame) -> pd.DataFrame:
+    """Write the calls among ``keys`` of every item that has all personas (and the baseline),
+    and those items' targets (no item text)."""
     calls = store.frame()
     calls = calls[calls.key.isin(keys)]
     per_item = calls.groupby("item_id").persona_id.nunique()
@@ -47,6 +48,8 @@ def export(store: ScoreCache, domain: str, keys: set[str], meta: dict) -> pd.Dat
     tmp = target.with_suffix(".tmp.gz")
     calls[CALL_COLUMNS].to_csv(tmp, index=False, compression={"method": "gzip", "mtime": 0})
     os.replace(tmp, target)
+    recorded = items[items.item_id.isin(set(calls.item_id))].drop(columns="text")
+    recorded.to_csv(out_dir / f"{domain}_items.csv", index=False)
     complete_items = calls.groupby("item_id").persona_id.nunique()
     provenance = dict(
         meta,
@@ -95,7 +98,7 @@ def main(argv=None) -> int:
         params = config.sampling()
         keys = {call_key(MODEL_NAME, p, t, params) for p in personas.prompt for t in items.text}
         previous = json.loads((PROJECT_DATA_DIR / "panels" / f"{args.domain}_provenance.json").read_text())
-        calls = export(store, args.domain, keys, {k: v for k, v in previous.items() if k in META_KEYS})
+        calls = export(store, args.domain, keys, {k: v for k, v in previous.items() if k in META_KEYS}, items)
         print(f"exported {len(calls)} calls ({calls.item_id.nunique()} complete items)")
         return 0
 
@@ -118,7 +121,7 @@ def main(argv=None) -> int:
             tic = time.perf_counter()
             run = score_panel(config, personas, chunk, cache=store, progress=sys.stderr.isatty())
             keys |= set(run.calls.key)
-            calls = export(store, args.domain, keys, meta)
+            calls = export(store, args.domain, keys, meta, items)
             print(f"items {start + 1}-{start + len(chunk)}: {run.n_called} calls in {time.perf_counter() - tic:.0f} s, "
                   f"{run.n_failed} failed; exported {len(calls)} calls", flush=True)
     store.close()

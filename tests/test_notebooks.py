@@ -25,7 +25,8 @@ def parameter_cells(notebook) -> list:
 
 
 def test_there_are_notebooks():
-    expected = {"intro", "b_model", "c_competition", "d_quantal", "e_selection", "h_noisy_agents", "i_oblivious"}
+    expected = {"intro", "b_model", "c_competition", "d_quantal", "e_selection", "f_experiments", "g_market",
+                "h_noisy_agents", "i_oblivious", "status"}
     assert expected <= {p.stem for p in NOTEBOOKS}
 
 

@@ -210,6 +210,8 @@ def _dataset_folder(archive: RemoteArchive, inner: str, needed: list[str], data_
             )
         return folder
     if not download:
+        if (cache_dir() / archive.filename).is_file():  # downloaded before: no network needed
+            return fetch_archive(archive) / inner
         raise DatasetNotFoundError(
             f"{archive.name} is not available locally (AVC_DATA_DIR is unset) and "
             "download=False.\n" + _how_to_provide(wanted, archive)

@@ -50,6 +50,7 @@ __all__ = [
     "expected_score",
     "load_panel",
     "load_panel_calls",
+    "load_panel_items",
     "load_provenance",
     "panel_from_calls",
     "parse_score",
@@ -521,6 +522,19 @@ def load_panel(domain: str, value: str = "score") -> pd.DataFrame:
     elif value != "score":
         raise ValueError("value must be 'score' or 'expected_score'.")
     return panel_from_calls(calls)
+
+
+def load_panel_items(domain: str) -> pd.DataFrame:
+    """The recorded items' targets, indexed by item id, without any dataset text.
+
+    ETHICS: ``label`` (1 = the action is clearly morally wrong). MovieLens: ``mean_rating``
+    (stars) and ``n_ratings``. Derived from the datasets (see data/README.md for licences), so
+    the chapters run offline with no dataset on the machine.
+    """
+    path = _panel_dir() / f"{domain}_items.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing; it is written by scripts/record_panel.py with the panel.")
+    return pd.read_csv(path).set_index("item_id")
 
 
 def load_provenance(domain: str) -> dict:
