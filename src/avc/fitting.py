@@ -201,7 +201,7 @@ def alignment_curve(
     k_index = {k: i for i, k in enumerate(ks)}
     mse = np.zeros((n_perms, len(ks), len(METHODS)))
     nonzero = np.zeros_like(mse)
-    for f, test in enumerate(folds):
+    for test in folds:
         train = np.setdiff1d(np.arange(n_items), test)
         x_shift = X[train].mean(axis=0) if intercept else np.zeros(n_agents)
         y_shift = y[train].mean() if intercept else 0.0

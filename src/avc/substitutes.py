@@ -45,6 +45,12 @@ def _mean_where(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
 
 
+def _mse(joint: np.ndarray, v: np.ndarray, prediction: np.ndarray) -> float:
+    """Mean squared error of predicting v(y) by ``prediction[x_A, x_B]`` under ``joint``."""
+    pred = np.broadcast_to(prediction, joint.shape[:2])[..., None]
+    return float((joint * (v[None, None, :] - pred) ** 2).sum() / joint.sum())
+
+
 def information_substitutes(prior: CommonPrior, user_util, tol: float = 1e-12) -> SubstitutesCheck:
     """Check Definition 14 on every action and every pair of non-empty feature subsets."""
     u = check_utility(user_util, n_states=prior.n_states, name="user_util")
@@ -65,11 +71,9 @@ def information_substitutes(prior: CommonPrior, user_util, tol: float = 1e-12) -
                 given_bob = _mean_where(pv.sum(axis=0), cell.sum(axis=0))[None, :]  # E[v | x_A in A, x_B]
                 given_alice = _mean_where(pv.sum(axis=1), cell.sum(axis=1))[:, None]  # E[v | x_A, x_B in B]
                 neither = pv.sum() / total
-
-                def mse(pred):
-                    return float((joint * (v[None, None, :] - np.broadcast_to(pred, cell.shape)[..., None]) ** 2).sum() / total)
-
-                violation = (mse(given_bob) - mse(full)) - (mse(neither) - mse(given_alice))
+                violation = (_mse(joint, v, given_bob) - _mse(joint, v, full)) - (
+                    _mse(joint, v, np.asarray(neither)) - _mse(joint, v, given_alice)
+                )
                 if violation > worst:
                     worst, where = violation, (action, alice, bob)
     holds = worst <= tol
