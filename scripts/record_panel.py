@@ -51,8 +51,10 @@ def export(store: ScoreCache, domain: str, keys: set[str], meta: dict, items: pd
     recorded = items[items.item_id.isin(set(calls.item_id))].drop(columns="text")
     recorded.to_csv(out_dir / f"{domain}_items.csv", index=False)
     complete_items = calls.groupby("item_id").persona_id.nunique()
+    n_complete = int((complete_items == meta["n_personas"]).sum())
     provenance = dict(
         meta,
+        items=f"first {n_complete} of avc.datasets.{ITEM_BUILDERS[domain].__name__}() (seeded order)",
         calls=int(len(calls)),
         items_with_every_persona=int((complete_items == meta["n_personas"]).sum()),
         invalid_rate=round(float((calls.status != "ok").mean()), 4) if len(calls) else None,
@@ -112,7 +114,6 @@ def main(argv=None) -> int:
             server_settings=dict(n_threads=server.n_threads, n_threads_batch=server.n_threads, n_ctx=server.n_ctx,
                                  chat_format=server.chat_format),
             sampling=config.sampling(), n_personas=len(personas), prompts_sha256=prompts_hash(personas.prompt),
-            items=f"first {len(items)} of avc.datasets.{ITEM_BUILDERS[args.domain].__name__}() (seeded order)",
             machine=dict(python=platform.python_version(), cpus=os.cpu_count()),
         )
         keys: set[str] = set()
