@@ -89,7 +89,7 @@ def slow_alignment_curve(X, y, ks, n_perms, n_folds, seed, intercept):
     for p, perm in enumerate(perms):
         for K in ks:
             cols = perm[:K]
-            acc = {m: [0.0, 0.0] for m in METHODS}
+            acc = {m: [0.0, 0.0, 0.0] for m in METHODS}
             for test in folds:
                 train = np.setdiff1d(np.arange(len(y)), test)
                 A, t = X[np.ix_(train, cols)], y[train]
@@ -105,7 +105,8 @@ def slow_alignment_curve(X, y, ks, n_perms, n_folds, seed, intercept):
                     pred = (B - xm) @ w + ym
                     acc[m][0] += np.mean((pred - u) ** 2) / n_folds
                     acc[m][1] += np.sum(w > 1e-6) / n_folds
-            rows += [dict(K=K, method=m, permutation=p, mse=v[0], nonzero=v[1]) for m, v in acc.items()]
+                    acc[m][2] += np.mean(((A - xm) @ w + ym - t) ** 2) / n_folds
+            rows += [dict(K=K, method=m, permutation=p, mse=v[0], nonzero=v[1], train_mse=v[2]) for m, v in acc.items()]
     return pd.DataFrame(rows)
 
 
@@ -121,6 +122,10 @@ def test_alignment_curve_matches_a_slow_direct_implementation(intercept):
     assert len(merged) == len(slow) == 3 * 4 * 4
     assert np.allclose(merged.mse_fast, merged.mse_slow, rtol=1e-7, atol=1e-9)
     assert np.allclose(merged.nonzero_fast, merged.nonzero_slow)
+    assert np.allclose(merged.train_mse_fast, merged.train_mse_slow, rtol=1e-7, atol=1e-9)
+    # in-sample, the constrained fits contain every single agent (and NNLS contains the simplex)
+    top = fast[fast.K == 9].pivot_table(index="permutation", columns="method", values="train_mse")
+    assert (top["NNLS"] <= top["simplex"] + 1e-9).all() and (top["simplex"] <= top["best single agent"] + 1e-9).all()
 
 
 def test_alignment_curve_rejects_missing_scores_and_bad_ks():

@@ -186,9 +186,9 @@ def alignment_curve(
     folds for every permutation). With ``intercept=True`` every method also fits an offset c
     on the training folds (Definition 1's offset); without it, none (the paper's fits).
 
-    Returns a tidy DataFrame with columns ``K``, ``method``, ``permutation``, ``mse`` and
-    ``nonzero`` (weights above 1e-6, fold-averaged; 1 for the best single agent and K for the
-    average).
+    Returns a tidy DataFrame with columns ``K``, ``method``, ``permutation``, ``mse`` (held-out),
+    ``train_mse`` (on the training folds, where the fits were made) and ``nonzero`` (weights
+    above 1e-6, fold-averaged; 1 for the best single agent and K for the average).
     """
     X, y = _check_xy(scores, target)
     n_items, n_agents = X.shape
@@ -200,6 +200,7 @@ def alignment_curve(
     perms = [rng.permutation(n_agents) for _ in range(n_perms)]
     k_index = {k: i for i, k in enumerate(ks)}
     mse = np.zeros((n_perms, len(ks), len(METHODS)))
+    train_mse = np.zeros_like(mse)
     nonzero = np.zeros_like(mse)
     for test in folds:
         train = np.setdiff1d(np.arange(n_items), test)
@@ -221,6 +222,9 @@ def alignment_curve(
             def test_mse(w, K):
                 return float(w @ H[:K, :K] @ w - 2 * c[:K] @ w + yy_te) / n_te
 
+            def fit_mse(w, K):
+                return float(w @ G[:K, :K] @ w - 2 * b[:K] @ w + yy_tr) / n_tr
+
             for K in ks:
                 # agents enter one at a time, so that each step can start from the last optimum
                 for k in range(len(w_nnls) + 1, K + 1):
@@ -230,9 +234,13 @@ def alignment_curve(
                 uniform = np.full(K, 1.0 / K)
                 i = k_index[K]
                 mse[p, i] += [diag_te[best], test_mse(uniform, K), test_mse(w_nnls, K), test_mse(w_simplex, K)]
+                train_mse[p, i] += [diag_tr[best], fit_mse(uniform, K), fit_mse(w_nnls, K), fit_mse(w_simplex, K)]
                 nonzero[p, i] += [1, K, np.sum(w_nnls > SPARSITY_THRESHOLD), np.sum(w_simplex > SPARSITY_THRESHOLD)]
     mse /= n_folds
+    train_mse /= n_folds
     nonzero /= n_folds
     index = pd.MultiIndex.from_product([range(n_perms), ks, METHODS], names=["permutation", "K", "method"])
-    frame = pd.DataFrame({"mse": mse.reshape(-1), "nonzero": nonzero.reshape(-1)}, index=index).reset_index()
-    return frame[["K", "method", "permutation", "mse", "nonzero"]]
+    frame = pd.DataFrame(
+        {"mse": mse.reshape(-1), "train_mse": train_mse.reshape(-1), "nonzero": nonzero.reshape(-1)}, index=index
+    ).reset_index()
+    return frame[["K", "method", "permutation", "mse", "train_mse", "nonzero"]]
