@@ -23,8 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from avc.model import TIE_TOLERANCE
-from avc.persuasion import induced_outcome
-from avc.quantal import quantal_response
+from avc.persuasion import induced_outcome, receiver_policy
 
 __all__ = [
     "BestAISelectionGame",
@@ -109,16 +108,10 @@ class MultiSenderGame(SenderGame):
         joint = np.einsum(f"{spec}->{strat_axes}y{signal_axes}", self.prior, *stacks)
         n_profiles = int(np.prod(self.n_strategies))
         joint = joint.reshape(n_profiles, len(self.prior), -1)  # (profile, y, signal profile)
-        weighted = np.einsum("ay,pyq->paq", self.receiver_util, joint)
-        prob = joint.sum(axis=1)
-        if self.lam is None:
-            best = weighted.max(axis=1, keepdims=True)
-            actions = np.argmax(weighted >= best - TIE_TOLERANCE * prob[:, None, :], axis=1)  # (profile, q)
-            policy = (np.arange(len(self.receiver_util))[None, :, None] == actions[:, None, :]).astype(float)
-        else:
-            mu = np.divide(weighted, prob[:, None, :], out=np.zeros_like(weighted), where=prob[:, None, :] > 0)
-            policy = quantal_response(np.moveaxis(mu, 1, -1), self.lam)
-            policy = np.moveaxis(policy, -1, 1)  # (profile, action, q)
+        # Alice's response to every (profile, signal profile) at once, by the same rule as outcome()
+        flat = np.moveaxis(joint, 1, 0).reshape(len(self.prior), -1)  # (y, profile * signal profile)
+        policy = receiver_policy(flat, self.receiver_util, self.lam).reshape(len(self.receiver_util), n_profiles, -1)
+        policy = np.moveaxis(policy, 0, 1)  # (profile, action, signal profile)
         payoffs = np.stack([np.einsum("paq,pyq,ay->p", policy, joint, util) for util in self._utils], axis=-1)
         return payoffs.reshape(*self.n_strategies, self.k + 1)
 
