@@ -42,3 +42,11 @@ def test_avc_llm_gguf_must_exist(monkeypatch, tmp_path):
     monkeypatch.setenv("AVC_LLM_GGUF", str(tmp_path / "absent.gguf"))
     with pytest.raises(FileNotFoundError, match="AVC_LLM_GGUF"):
         local_llm.local_model_path()
+
+
+def test_log_probabilities_need_a_server_that_keeps_all_logits():
+    model_or_skip()
+    server = local_llm.LocalLLMServer(logits_all=False)  # not started: config() is checked first
+    with pytest.raises(ValueError, match="logits_all=True"):
+        server.config(logprobs=True)
+    assert server.config(max_tokens=5).logprobs is False

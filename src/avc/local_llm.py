@@ -23,6 +23,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from avc import llama_server
 from avc.paths import cache_dir, file_sha256
 from avc.scoring import ClientConfig
 
@@ -100,10 +101,16 @@ class LocalLLMServer:
 
     ``n_threads`` and ``n_threads_batch`` are both set (the batch default slows badly when
     another process uses a core); the chat template is ChatML, the format of Qwen2.5.
+    ``logits_all`` keeps the logits of every prompt token, which llama-cpp-python needs to
+    return log-probabilities; without log-probabilities it only costs time, so turn it off.
+    ``fast_logprobs`` launches the server through :mod:`avc.llama_server`, whose replies are
+    identical but whose log-probabilities cost a fraction of the stock server's time; it is used
+    only when the installed llama-cpp-python has the code it rewrites.
     """
 
     def __init__(self, model_path: str | os.PathLike | None = None, n_threads: int = 2, n_ctx: int = 2048,
-                 chat_format: str = "chatml", startup_timeout: float = 180.0, log_path: str | os.PathLike | None = None):
+                 chat_format: str = "chatml", startup_timeout: float = 180.0, log_path: str | os.PathLike | None = None,
+                 logits_all: bool = True, fast_logprobs: bool = True):
         if not llama_cpp_available():
             raise ImportError(
                 "llama-cpp-python with its server extra is not installed; it is an optional extra: "
@@ -111,6 +118,8 @@ class LocalLLMServer:
             )
         self.model_path = Path(model_path) if model_path else local_model_path()
         self.n_threads, self.n_ctx, self.chat_format = n_threads, n_ctx, chat_format
+        self.logits_all = logits_all
+        self.fast_logprobs = fast_logprobs and llama_server.can_patch()
         self.startup_timeout = startup_timeout
         self.log_path = Path(log_path) if log_path else cache_dir() / "llama_server.log"
         self.port = None
@@ -125,9 +134,10 @@ class LocalLLMServer:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
         command = [
-            sys.executable, "-m", "llama_cpp.server", "--model", str(self.model_path), "--host", "127.0.0.1",
+            sys.executable, "-m", "avc.llama_server" if self.fast_logprobs else "llama_cpp.server", "--model", str(self.model_path), "--host", "127.0.0.1",
             "--port", str(self.port), "--n_threads", str(self.n_threads), "--n_threads_batch", str(self.n_threads),
             "--n_ctx", str(self.n_ctx), "--chat_format", self.chat_format, "--model_alias", MODEL_NAME,
+            "--logits_all", str(self.logits_all),
         ]
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + self.startup_timeout
@@ -161,6 +171,8 @@ class LocalLLMServer:
 
     def config(self, **overrides) -> ClientConfig:
         """A client config for this server: no key, one request at a time (prefix reuse)."""
+        if overrides.get("logprobs") and not self.logits_all:
+            raise ValueError("log-probabilities need a server started with logits_all=True.")
         settings = dict(model=MODEL_NAME, base_url=self.base_url, api_key_env=None, concurrency=1, timeout=120.0, max_retries=2)
         settings.update(overrides)
         return ClientConfig(**settings)
