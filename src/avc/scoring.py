@@ -503,7 +503,7 @@ def load_panel_calls(domain: str) -> pd.DataFrame:
     if not path.is_file():
         raise FileNotFoundError(
             f"No recorded panel for {domain!r} at {path}. Record one with "
-            "`python scripts/record_panel.py --domain {domain}` (needs the local model), or score live "
+            f"`python scripts/record_panel.py --domain {domain}` (needs the local model), or score live "
             "with avc.scoring.score_panel."
         )
     return pd.read_csv(path, dtype={"raw_text": str})
