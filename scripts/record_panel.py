@@ -125,7 +125,7 @@ def main(argv=None) -> int:
             model_file=str(local_model_path().name), runtime=f"llama-cpp-python {llama_cpp.__version__}",
             server_settings=dict(n_threads=server.n_threads, n_threads_batch=server.n_threads, n_ctx=server.n_ctx,
                                  chat_format=server.chat_format, logits_all=server.logits_all,
-                                 server_module="avc.llama_server" if server.fast_logprobs else "llama_cpp.server"),
+                                 server_module=server.server_module),
             sampling=config.sampling(), n_personas=len(personas), prompts_sha256=prompts_hash(personas.prompt),
             machine=dict(python=platform.python_version(), cpus=os.cpu_count(), cpu=_cpu_model()),
         )

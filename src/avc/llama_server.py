@@ -56,25 +56,31 @@ def _completion_source() -> str:
     return textwrap.dedent(inspect.getsource(Llama._create_completion))
 
 
-def can_patch() -> bool:
-    """Whether the installed llama-cpp-python has the two lines :func:`patch_llama_cpp` rewrites."""
+def _patched_source() -> str | None:
+    """``_create_completion``'s source with the two lines rewritten, or None when the installed
+    llama-cpp-python does not have them (exactly once each)."""
     try:
         source = _completion_source()
     except (ImportError, OSError, TypeError):
-        return False
-    return source.count(_SCORES_LINE) == 1 and len(_SORT_BLOCK.findall(source)) == 1
+        return None
+    if source.count(_SCORES_LINE) != 1 or len(_SORT_BLOCK.findall(source)) != 1:
+        return None
+    return _SORT_BLOCK.sub(_SORT_FAST, source.replace(_SCORES_LINE, _SCORES_FAST))
+
+
+def can_patch() -> bool:
+    """Whether the installed llama-cpp-python has the two lines :func:`patch_llama_cpp` rewrites."""
+    return _patched_source() is not None
 
 
 def patch_llama_cpp() -> bool:
     """Install the faster log-probability path in this process; False (nothing changed) when
     the installed llama-cpp-python does not have the expected lines."""
-    if not can_patch():
+    source = _patched_source()
+    if source is None:
         return False
     import llama_cpp.llama as llama_module
 
-    source = _completion_source()
-    source = _SORT_BLOCK.sub(_SORT_FAST, source.replace(_SCORES_LINE, _SCORES_FAST))
-    source = source.replace("@staticmethod\n", "", 1) if source.startswith("@staticmethod") else source
     namespace = dict(vars(llama_module), _avc_top_logprobs=top_logprobs)
     exec(compile(source, llama_module.__file__, "exec"), namespace)
     llama_module.Llama._create_completion = namespace["_create_completion"]

@@ -126,6 +126,11 @@ class LocalLLMServer:
         self.process = None
 
     @property
+    def server_module(self) -> str:
+        """The module the server runs as: ``avc.llama_server`` or the stock ``llama_cpp.server``."""
+        return "avc.llama_server" if self.fast_logprobs else "llama_cpp.server"
+
+    @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
@@ -134,7 +139,7 @@ class LocalLLMServer:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
         command = [
-            sys.executable, "-m", "avc.llama_server" if self.fast_logprobs else "llama_cpp.server", "--model", str(self.model_path), "--host", "127.0.0.1",
+            sys.executable, "-m", self.server_module, "--model", str(self.model_path), "--host", "127.0.0.1",
             "--port", str(self.port), "--n_threads", str(self.n_threads), "--n_threads_batch", str(self.n_threads),
             "--n_ctx", str(self.n_ctx), "--chat_format", self.chat_format, "--model_alias", MODEL_NAME,
             "--logits_all", str(self.logits_all),
