@@ -28,7 +28,7 @@ from avc import datasets
 from avc.local_llm import MODEL_BYTES, MODEL_NAME, MODEL_SHA256, LocalLLMServer, local_model_path
 from avc.paths import PROJECT_DATA_DIR, cache_dir
 from avc.personas import load_personas, prompts_hash
-from avc.scoring import CALL_COLUMNS, ScoreCache, score_panel
+from avc.scoring import CALL_COLUMNS, ScoreCache, load_panel_calls, panel_calls_path, score_panel
 
 ITEM_BUILDERS = {"ethics": datasets.ethics_items, "movielens": datasets.movielens_items}
 META_KEYS = ("domain", "model", "model_file_bytes", "model_file_sha256", "model_file", "runtime", "server_settings",
@@ -54,7 +54,7 @@ def export(store: ScoreCache, domain: str, keys: set[str], meta: dict, items: pd
     calls = calls[calls.item_id.isin(per_item[per_item == meta["n_personas"]].index)].sort_values(["item_id", "persona_id"])
     out_dir = PROJECT_DATA_DIR / "panels"
     out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / f"{domain}_calls.csv.gz"
+    target = panel_calls_path(domain)
     tmp = target.with_suffix(".tmp.gz")
     calls[CALL_COLUMNS].to_csv(tmp, index=False, compression={"method": "gzip", "mtime": 0})
     os.replace(tmp, target)
@@ -99,9 +99,8 @@ def main(argv=None) -> int:
     items = ITEM_BUILDERS[args.domain]().head(args.n_items)
     personas = load_personas(args.domain)
     store = ScoreCache(cache_dir() / f"panel_{args.domain}.sqlite")
-    committed = PROJECT_DATA_DIR / "panels" / f"{args.domain}_calls.csv.gz"
-    if committed.is_file():
-        imported = store.put_many(pd.read_csv(committed, dtype={"raw_text": str}))
+    if panel_calls_path(args.domain).is_file():
+        imported = store.put_many(load_panel_calls(args.domain))
         print(f"imported {imported} committed calls into the cache ({store.count()} cached)")
     if args.export_only:
         from avc.scoring import ClientConfig, call_key

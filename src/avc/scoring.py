@@ -495,18 +495,24 @@ def _panel_dir() -> Path:
     return PROJECT_DATA_DIR / "panels"
 
 
-def load_panel_calls(domain: str) -> pd.DataFrame:
-    """Every recorded call of the committed panel for ``domain`` (raw text, status, tokens ...)."""
+def panel_calls_path(domain: str) -> Path:
+    """Where the recorded calls of ``domain`` are committed (``data/panels/<domain>_calls.csv.gz``)."""
     from avc.personas import _check_domain
 
-    path = _panel_dir() / f"{_check_domain(domain)}_calls.csv.gz"
+    return _panel_dir() / f"{_check_domain(domain)}_calls.csv.gz"
+
+
+def load_panel_calls(domain: str) -> pd.DataFrame:
+    """Every recorded call of the committed panel for ``domain`` (raw text, status, tokens ...)."""
+    path = panel_calls_path(domain)
     if not path.is_file():
         raise FileNotFoundError(
             f"No recorded panel for {domain!r} at {path}. Record one with "
             f"`python scripts/record_panel.py --domain {domain}` (needs the local model), or score live "
             "with avc.scoring.score_panel."
         )
-    return pd.read_csv(path, dtype={"raw_text": str})
+    # round_trip: the exact floats that were written, so a re-export changes no digit.
+    return pd.read_csv(path, dtype={"raw_text": str}, float_precision="round_trip")
 
 
 def load_panel(domain: str, value: str = "score") -> pd.DataFrame:
