@@ -26,9 +26,9 @@ import pandas as pd
 
 from avc import datasets
 from avc.local_llm import MODEL_BYTES, MODEL_NAME, MODEL_SHA256, LocalLLMServer, local_model_path
-from avc.paths import PROJECT_DATA_DIR, cache_dir
+from avc.paths import cache_dir
 from avc.personas import load_personas, prompts_hash
-from avc.scoring import CALL_COLUMNS, ScoreCache, load_panel_calls, panel_calls_path, score_panel
+from avc.scoring import CALL_COLUMNS, ScoreCache, load_panel_calls, load_provenance, panel_path, score_panel
 
 ITEM_BUILDERS = {"ethics": datasets.ethics_items, "movielens": datasets.movielens_items}
 META_KEYS = ("domain", "model", "model_file_bytes", "model_file_sha256", "model_file", "runtime", "server_settings",
@@ -52,14 +52,13 @@ def export(store: ScoreCache, domain: str, keys: set[str], meta: dict, items: pd
     calls = calls[calls.key.isin(keys)]
     per_item = calls.groupby("item_id").persona_id.nunique()
     calls = calls[calls.item_id.isin(per_item[per_item == meta["n_personas"]].index)].sort_values(["item_id", "persona_id"])
-    out_dir = PROJECT_DATA_DIR / "panels"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = panel_calls_path(domain)
+    target = panel_path(domain)
+    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".tmp.gz")
     calls[CALL_COLUMNS].to_csv(tmp, index=False, compression={"method": "gzip", "mtime": 0})
     os.replace(tmp, target)
     recorded = items[items.item_id.isin(set(calls.item_id))].drop(columns="text")
-    recorded.to_csv(out_dir / f"{domain}_items.csv", index=False)
+    recorded.to_csv(panel_path(domain, "items"), index=False)
     complete_items = calls.groupby("item_id").persona_id.nunique()
     n_complete = int((complete_items == meta["n_personas"]).sum())
     provenance = dict(
@@ -73,7 +72,7 @@ def export(store: ScoreCache, domain: str, keys: set[str], meta: dict, items: pd
         last_call=calls.created_at.max() if len(calls) else None,
         exported_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
-    (out_dir / f"{domain}_provenance.json").write_text(json.dumps(provenance, indent=2) + "\n")
+    panel_path(domain, "provenance").write_text(json.dumps(provenance, indent=2) + "\n")
     return calls
 
 
@@ -99,7 +98,7 @@ def main(argv=None) -> int:
     items = ITEM_BUILDERS[args.domain]().head(args.n_items)
     personas = load_personas(args.domain)
     store = ScoreCache(cache_dir() / f"panel_{args.domain}.sqlite")
-    if panel_calls_path(args.domain).is_file():
+    if panel_path(args.domain).is_file():
         imported = store.put_many(load_panel_calls(args.domain))
         print(f"imported {imported} committed calls into the cache ({store.count()} cached)")
     if args.export_only:
@@ -108,7 +107,7 @@ def main(argv=None) -> int:
         config = ClientConfig(model=MODEL_NAME, api_key_env=None, logprobs=args.logprobs, max_tokens=args.max_tokens, top_logprobs=10)
         params = config.sampling()
         keys = {call_key(MODEL_NAME, p, t, params) for p in personas.prompt for t in items.text}
-        previous = json.loads((PROJECT_DATA_DIR / "panels" / f"{args.domain}_provenance.json").read_text())
+        previous = load_provenance(args.domain)
         calls = export(store, args.domain, keys, {k: v for k, v in previous.items() if k in META_KEYS}, items)
         print(f"exported {len(calls)} calls ({calls.item_id.nunique()} complete items)")
         return 0
@@ -128,8 +127,7 @@ def main(argv=None) -> int:
             sampling=config.sampling(), n_personas=len(personas), prompts_sha256=prompts_hash(personas.prompt),
             machine=dict(python=platform.python_version(), cpus=os.cpu_count(), cpu=_cpu_model()),
         )
-        provenance_file = PROJECT_DATA_DIR / "panels" / f"{args.domain}_provenance.json"
-        previous = json.loads(provenance_file.read_text()) if provenance_file.is_file() else {}
+        previous = load_provenance(args.domain) if panel_path(args.domain, "provenance").is_file() else {}
         history = previous.get("earlier_settings", [])
         earlier = {k: previous[k] for k in ("runtime", "server_settings", "machine") if k in previous}
         if earlier and earlier != {k: meta[k] for k in earlier}:

@@ -56,7 +56,7 @@ def test_every_item_has_every_agent_once_and_the_provenance_agrees(domain):
 def test_reading_and_rewriting_the_calls_changes_no_byte(domain):
     # The recorder imports the committed calls and exports them again after every chunk; a
     # lossy float parse would rewrite every latency's last digit in each commit.
-    committed = gzip.decompress(scoring.panel_calls_path(domain).read_bytes()).decode()
+    committed = gzip.decompress(scoring.panel_path(domain).read_bytes()).decode()
     rewritten = scoring.load_panel_calls(domain)[scoring.CALL_COLUMNS].to_csv(index=False)
     assert rewritten == committed
 

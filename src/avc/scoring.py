@@ -491,20 +491,20 @@ def panel_from_calls(calls: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def _panel_dir() -> Path:
-    return PROJECT_DATA_DIR / "panels"
+PANEL_FILES = {"calls": "calls.csv.gz", "items": "items.csv", "provenance": "provenance.json"}
 
 
-def panel_calls_path(domain: str) -> Path:
-    """Where the recorded calls of ``domain`` are committed (``data/panels/<domain>_calls.csv.gz``)."""
+def panel_path(domain: str, part: str = "calls") -> Path:
+    """Where one part of the committed panel of ``domain`` lives: ``data/panels/<domain>_calls.csv.gz``,
+    ``_items.csv`` or ``_provenance.json`` (``part`` is a key of :data:`PANEL_FILES`)."""
     from avc.personas import _check_domain
 
-    return _panel_dir() / f"{_check_domain(domain)}_calls.csv.gz"
+    return PROJECT_DATA_DIR / "panels" / f"{_check_domain(domain)}_{PANEL_FILES[part]}"
 
 
 def load_panel_calls(domain: str) -> pd.DataFrame:
     """Every recorded call of the committed panel for ``domain`` (raw text, status, tokens ...)."""
-    path = panel_calls_path(domain)
+    path = panel_path(domain)
     if not path.is_file():
         raise FileNotFoundError(
             f"No recorded panel for {domain!r} at {path}. Record one with "
@@ -537,7 +537,7 @@ def load_panel_items(domain: str) -> pd.DataFrame:
     (stars) and ``n_ratings``. Derived from the datasets (see data/README.md for licences), so
     the chapters run offline with no dataset on the machine.
     """
-    path = _panel_dir() / f"{domain}_items.csv"
+    path = panel_path(domain, "items")
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing; it is written by scripts/record_panel.py with the panel.")
     return pd.read_csv(path).set_index("item_id")
@@ -545,8 +545,7 @@ def load_panel_items(domain: str) -> pd.DataFrame:
 
 def load_provenance(domain: str) -> dict:
     """Model, model file hash, runtime, prompts' hash, sampling parameters, dates, counts."""
-    path = _panel_dir() / f"{domain}_provenance.json"
-    return json.loads(path.read_text())
+    return json.loads(panel_path(domain, "provenance").read_text())
 
 
 def config_dict(config: ClientConfig) -> dict:
