@@ -6,7 +6,8 @@
 Needs the optional extra llama-cpp-python[server] and the model (see avc.local_llm), and the
 datasets (AVC_DATA_DIR or a download). Items are scored in chunks: every persona (and the
 baseline) on the next ``--chunk`` items, persona by persona so the server reuses each
-persona's prompt prefix. After every chunk the calls recorded so far are exported to
+persona's prompt prefix. After every chunk that made new calls (and after the last) the calls
+recorded so far are exported to
 ``data/panels/<domain>_calls.csv.gz`` with a provenance file, so a run stopped at any moment
 keeps everything up to the last chunk in the repository and everything up to the last call
 in the cache; the next run imports the committed calls into the cache and continues.
@@ -59,13 +60,12 @@ def export(store: ScoreCache, domain: str, keys: set[str], meta: dict, items: pd
     os.replace(tmp, target)
     recorded = items[items.item_id.isin(set(calls.item_id))].drop(columns="text")
     recorded.to_csv(panel_path(domain, "items"), index=False)
-    complete_items = calls.groupby("item_id").persona_id.nunique()
-    n_complete = int((complete_items == meta["n_personas"]).sum())
+    n_complete = int(calls.item_id.nunique())  # every item left has all personas
     provenance = dict(
         meta,
         items=f"first {n_complete} of avc.datasets.{ITEM_BUILDERS[domain].__name__}() (seeded order)",
         calls=int(len(calls)),
-        items_with_every_persona=int((complete_items == meta["n_personas"]).sum()),
+        items_with_every_persona=n_complete,
         invalid_rate=round(float((calls.status != "ok").mean()), 4) if len(calls) else None,
         mean_latency_s=round(float(calls.latency_s.mean()), 3) if len(calls) else None,
         first_call=calls.created_at.min() if len(calls) else None,
@@ -141,6 +141,11 @@ def main(argv=None) -> int:
             tic = time.perf_counter()
             run = score_panel(config, personas, chunk, cache=store, progress=sys.stderr.isatty())
             keys |= set(run.calls.key)
+            last_chunk = start + args.chunk >= len(items)
+            if run.n_called == 0 and not last_chunk:
+                # already recorded and committed: re-exporting now would only shrink the committed
+                # panel to the items so far until the run passes where it stopped
+                continue
             calls = export(store, args.domain, keys, meta, items)
             print(f"items {start + 1}-{start + len(chunk)}: {run.n_called} calls in {time.perf_counter() - tic:.0f} s, "
                   f"{run.n_failed} failed; exported {len(calls)} calls", flush=True)
