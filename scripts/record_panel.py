@@ -4,7 +4,11 @@
     .venv/bin/python scripts/record_panel.py --domain movielens --n-items 200 --logprobs
 
 Needs the optional extra llama-cpp-python[server] and the model (see avc.local_llm), and the
-datasets (AVC_DATA_DIR or a download). Items are scored in chunks: every persona (and the
+datasets (AVC_DATA_DIR or a download).
+
+The recorder only ever adds to the committed panel: every export keeps the committed calls, so
+asking for fewer items than are committed exports nothing smaller (it says so). Its llama.cpp
+server dies with it, even when the recorder is killed with SIGKILL. Items are scored in chunks: every persona (and the
 baseline) on the next ``--chunk`` items, persona by persona so the server reuses each
 persona's prompt prefix. After every chunk that made new calls (and after the last) the calls
 recorded so far are exported to
@@ -29,10 +33,12 @@ from avc import datasets
 from avc.local_llm import MODEL_BYTES, MODEL_NAME, MODEL_SHA256, LocalLLMServer, local_model_path
 from avc.paths import cache_dir
 from avc.personas import load_personas, prompts_hash
-from avc.scoring import CALL_COLUMNS, ScoreCache, load_panel_calls, load_provenance, panel_path, score_panel
+from avc.score_cache import local_server_id
+from avc.scoring import (CALL_COLUMNS, ClientConfig, ScoreCache, call_jobs, load_panel_calls, load_provenance, panel_path,
+                         score_panel)
 
 ITEM_BUILDERS = {"ethics": datasets.ethics_items, "movielens": datasets.movielens_items}
-META_KEYS = ("domain", "model", "model_file_bytes", "model_file_sha256", "model_file", "runtime", "server_settings",
+META_KEYS = ("domain", "model", "server", "model_file_bytes", "model_file_sha256", "model_file", "runtime", "server_settings",
              "sampling", "n_personas", "prompts_sha256", "items", "machine", "earlier_settings")
 
 
@@ -46,11 +52,18 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def committed_calls(domain: str) -> pd.DataFrame:
+    return load_panel_calls(domain) if panel_path(domain).is_file() else pd.DataFrame(columns=CALL_COLUMNS)
+
+
 def export(store: ScoreCache, domain: str, keys: set[str], meta: dict, items: pd.DataFrame) -> pd.DataFrame:
-    """Write the calls among ``keys`` of every item that has all personas (and the baseline),
-    and those items' targets (no item text)."""
+    """Write the committed calls and the calls among ``keys``, of every item that has all
+    personas (and the baseline), and those items' targets (no item text). Never fewer items than
+    are committed: a committed call is only ever kept."""
+    committed = committed_calls(domain)
     calls = store.frame()
-    calls = calls[calls.key.isin(keys)]
+    calls = pd.concat([committed[CALL_COLUMNS], calls[calls.key.isin(keys)]], ignore_index=True)
+    calls = calls.drop_duplicates("key", keep="first")
     per_item = calls.groupby("item_id").persona_id.nunique()
     calls = calls[calls.item_id.isin(per_item[per_item == meta["n_personas"]].index)].sort_values(["item_id", "persona_id"])
     target = panel_path(domain)
@@ -58,7 +71,12 @@ def export(store: ScoreCache, domain: str, keys: set[str], meta: dict, items: pd
     tmp = target.with_suffix(".tmp.gz")
     calls[CALL_COLUMNS].to_csv(tmp, index=False, compression={"method": "gzip", "mtime": 0})
     os.replace(tmp, target)
+    if calls.item_id.nunique() < committed.item_id.nunique():
+        raise RuntimeError(f"refusing to export {calls.item_id.nunique()} items over the "
+                           f"{committed.item_id.nunique()} committed ones")
     recorded = items[items.item_id.isin(set(calls.item_id))].drop(columns="text")
+    if len(recorded) < calls.item_id.nunique():  # items scored earlier but outside this run's items
+        recorded = pd.concat([pd.read_csv(panel_path(domain, "items")), recorded]).drop_duplicates("item_id")
     recorded.to_csv(panel_path(domain, "items"), index=False)
     n_complete = int(calls.item_id.nunique())  # every item left has all personas
     provenance = dict(
@@ -95,18 +113,26 @@ def main(argv=None) -> int:
     if args.max_tokens is None:
         args.max_tokens = 3 if args.domain == "movielens" else 5
 
+    if args.n_items < 1:
+        parser.error("--n-items must be a positive number of items.")
     items = ITEM_BUILDERS[args.domain]().head(args.n_items)
     personas = load_personas(args.domain)
-    store = ScoreCache(cache_dir() / f"panel_{args.domain}.sqlite")
+    # the recorder's cache and the committed panel come from the local server: rows written before
+    # servers were part of the key are re-keyed with its identity
+    server_id = local_server_id(MODEL_SHA256)
+    store = ScoreCache(cache_dir() / f"panel_{args.domain}.sqlite", legacy_server=server_id)
     if panel_path(args.domain).is_file():
-        imported = store.put_many(load_panel_calls(args.domain))
+        committed = load_panel_calls(args.domain)
+        imported = store.put_many(committed)
         print(f"imported {imported} committed calls into the cache ({store.count()} cached)")
+        n_committed = committed.item_id.nunique()
+        if n_committed > len(items):
+            print(f"asked for {len(items)} items; the committed panel has {n_committed}: the recorder only adds, "
+                  f"so the export keeps all {n_committed}")
     if args.export_only:
-        from avc.scoring import ClientConfig, call_key
-
-        config = ClientConfig(model=MODEL_NAME, api_key_env=None, logprobs=args.logprobs, max_tokens=args.max_tokens, top_logprobs=10)
-        params = config.sampling()
-        keys = {call_key(MODEL_NAME, p, t, params) for p in personas.prompt for t in items.text}
+        config = ClientConfig(model=MODEL_NAME, api_key_env=None, logprobs=args.logprobs, max_tokens=args.max_tokens,
+                              top_logprobs=10, server_id=server_id)
+        keys = {job["key"] for job in call_jobs(config, personas, items)}
         previous = load_provenance(args.domain)
         calls = export(store, args.domain, keys, {k: v for k, v in previous.items() if k in META_KEYS}, items)
         print(f"exported {len(calls)} calls ({calls.item_id.nunique()} complete items)")
@@ -119,7 +145,8 @@ def main(argv=None) -> int:
     with LocalLLMServer(logits_all=args.logprobs) as server:
         config = server.config(logprobs=args.logprobs, max_tokens=args.max_tokens, top_logprobs=10)
         meta = dict(
-            domain=args.domain, model=MODEL_NAME, model_file_bytes=MODEL_BYTES, model_file_sha256=MODEL_SHA256,
+            domain=args.domain, model=MODEL_NAME, server=config.server, model_file_bytes=MODEL_BYTES,
+            model_file_sha256=MODEL_SHA256,
             model_file=str(local_model_path().name), runtime=f"llama-cpp-python {llama_cpp.__version__}",
             server_settings=dict(n_threads=server.n_threads, n_threads_batch=server.n_threads, n_ctx=server.n_ctx,
                                  chat_format=server.chat_format, logits_all=server.logits_all,
@@ -149,6 +176,10 @@ def main(argv=None) -> int:
             calls = export(store, args.domain, keys, meta, items)
             print(f"items {start + 1}-{start + len(chunk)}: {run.n_called} calls in {time.perf_counter() - tic:.0f} s, "
                   f"{run.n_failed} failed; exported {len(calls)} calls", flush=True)
+            if run.n_not_sent:
+                print(f"stopped: {run.report()}", file=sys.stderr)
+                store.close()
+                return 1
     store.close()
     return 0
 

@@ -15,19 +15,24 @@ from the model's official hub and pointed to with ``AVC_LLM_GGUF``.
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from functools import cache
 from pathlib import Path
 
 from avc import llama_server
 from avc.paths import cache_dir, file_sha256
+from avc.score_cache import local_server_id
 from avc.scoring import ClientConfig
 
-__all__ = ["MODEL_BYTES", "MODEL_NAME", "MODEL_SHA256", "LocalLLMServer", "llama_cpp_available", "local_model_path"]
+__all__ = ["MODEL_BYTES", "MODEL_NAME", "MODEL_SHA256", "LocalLLMServer", "llama_cpp_available", "local_model_path",
+           "model_file_sha256", "spawn_child"]
 
 MODEL_NAME = "qwen2.5-coder-1.5b-instruct-q4_k_m"
 MODEL_BYTES = 1_117_320_768
@@ -90,6 +95,43 @@ def local_model_path() -> Path:
     return target
 
 
+@cache
+def _model_file_sha256_cached(path: str, size: int, mtime_ns: int) -> str:
+    return file_sha256(path)
+
+
+def model_file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a model file; the pinned one for the default model, computed (once) otherwise."""
+    path = Path(path)
+    stat = path.stat()
+    if path.name == f"{MODEL_NAME}.gguf" and stat.st_size == MODEL_BYTES:
+        return MODEL_SHA256  # checked when it was assembled by local_model_path
+    return _model_file_sha256_cached(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _death_signal_setter():
+    """A function for the child (run between fork and exec) that asks Linux to SIGTERM it when
+    its parent dies, even by SIGKILL; ``None`` where ``prctl`` does not exist (not Linux)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork
+
+    def set_death_signal():
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    return set_death_signal
+
+
+def spawn_child(command: list[str], log) -> subprocess.Popen:
+    """Start a helper process that cannot outlive this one: it gets SIGTERM when its parent dies
+    (Linux ``PR_SET_PDEATHSIG``), so a recorder killed with SIGKILL does not leave a 2 GB model
+    server behind. (Elsewhere the ``with`` block still stops it on any normal exit.)"""
+    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_death_signal_setter())
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -131,6 +173,11 @@ class LocalLLMServer:
         return "avc.llama_server" if self.fast_logprobs else "llama_cpp.server"
 
     @property
+    def server_id(self) -> str:
+        """This server's identity in the cache: the model file it serves (its port changes)."""
+        return local_server_id(model_file_sha256(self.model_path))
+
+    @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
@@ -144,7 +191,7 @@ class LocalLLMServer:
             "--n_ctx", str(self.n_ctx), "--chat_format", self.chat_format, "--model_alias", MODEL_NAME,
             "--logits_all", str(self.logits_all),
         ]
-        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        self.process = spawn_child(command, log)
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -178,6 +225,7 @@ class LocalLLMServer:
         """A client config for this server: no key, one request at a time (prefix reuse)."""
         if overrides.get("logprobs") and not self.logits_all:
             raise ValueError("log-probabilities need a server started with logits_all=True.")
-        settings = dict(model=MODEL_NAME, base_url=self.base_url, api_key_env=None, concurrency=1, timeout=120.0, max_retries=2)
+        settings = dict(model=MODEL_NAME, base_url=self.base_url, api_key_env=None, concurrency=1, timeout=120.0,
+                        max_retries=2, server_id=self.server_id)
         settings.update(overrides)
         return ClientConfig(**settings)

@@ -10,11 +10,15 @@ Every reply is parsed by :func:`parse_score`: a single integer in 0–100, or an
 invalid status (empty, refusal, non-numeric, out of range, ambiguous) kept with its raw text.
 Nothing invalid is turned into a number.
 
-Every reply is written at once to a SQLite cache (standard library, WAL journal), one row per
-(model, system prompt, item, sampling parameters). A rerun sends no request for a cached row;
-a run killed at any moment loses at most the requests in flight and never duplicates a row.
+Every reply is written at once to a SQLite cache (:mod:`avc.score_cache`), one row per
+(server, model, system prompt, item, sampling parameters). A rerun sends no request for a cached
+row; a run killed at any moment loses at most the requests in flight and never duplicates a row.
 Requests that fail after the client's retries (timeouts, server errors) are *not* cached, so a
-rerun tries them again.
+rerun tries them again. A lost connection, a refused key or a wrong path stops the whole run at
+once (:class:`ScoringAborted`) instead of failing every remaining call one by one.
+
+The checks a paid run needs before its first request (is the server there, is the model known,
+how many calls will this cost) are in :mod:`avc.live`.
 
 Panels recorded for the book are replayed offline by :func:`load_panel`.
 """
@@ -22,15 +26,13 @@ Panels recorded for the book are replayed offline by :func:`load_panel`.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import os
 import re
-import sqlite3
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -38,13 +40,27 @@ import numpy as np
 import pandas as pd
 
 from avc.paths import PROJECT_DATA_DIR, cache_dir
+from avc.score_cache import (
+    CALL_COLUMNS,
+    CacheCorruptError,
+    CacheNotWritableError,
+    ScoreCache,
+    call_key,
+    local_server_id,
+    normalise_server,
+    rekey,
+    sha256_text,
+)
 
 __all__ = [
     "CacheCorruptError",
+    "CacheNotWritableError",
     "ClientConfig",
+    "IncompleteRunError",
     "MissingAPIKeyError",
     "ParsedScore",
     "ScoreCache",
+    "ScoringAborted",
     "ScoringRun",
     "complete_many",
     "expected_score",
@@ -62,8 +78,9 @@ class MissingAPIKeyError(RuntimeError):
     """The environment variable that should hold the API key is unset or empty."""
 
 
-class CacheCorruptError(RuntimeError):
-    """The SQLite cache file cannot be read."""
+class ScoringAborted(RuntimeError):
+    """A fault that every further call would hit too (the server went away, the key or the path
+    was refused): the run stopped at once; every reply received so far is cached."""
 
 
 # ---------------------------------------------------------------------------- parsing
@@ -164,15 +181,34 @@ class ClientConfig:
     top_logprobs: int = 10
     price_per_million_input: float | None = None
     price_per_million_output: float | None = None
+    seed: int | None = None
+    """Sent with every request when set (servers that honour it sample reproducibly); part of
+    the cache key. :func:`avc.live.check_server` drops it for a server that refuses it."""
+    server_id: str | None = None
+    """The server's identity in the cache key; by default the normalised ``base_url``. A server
+    whose address changes from run to run (:mod:`avc.local_llm`) names itself here."""
+
+    @property
+    def server(self) -> str:
+        """Where replies come from, as the cache records it."""
+        return self.server_id or normalise_server(self.base_url)
+
+    @property
+    def url(self) -> str:
+        """The address requests go to (for messages)."""
+        return normalise_server(self.base_url)
 
     def sampling(self) -> dict:
         """The parameters that change a reply, and so belong to a cache row's identity."""
-        return {
+        params = {
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
             "logprobs": self.logprobs,
             "top_logprobs": self.top_logprobs if self.logprobs else None,
         }
+        if self.seed is not None:  # absent rather than null: rows recorded before seeds keep their keys
+            params["seed"] = self.seed
+        return params
 
     def api_key(self) -> str:
         if self.api_key_env is None:
@@ -190,100 +226,6 @@ class ClientConfig:
         from openai import AsyncOpenAI
 
         return AsyncOpenAI(base_url=self.base_url, api_key=self.api_key(), timeout=self.timeout, max_retries=self.max_retries)
-
-
-# ---------------------------------------------------------------------------- cache
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS calls (
-    key TEXT PRIMARY KEY,
-    model TEXT NOT NULL,
-    persona_id TEXT NOT NULL,
-    prompt_sha TEXT NOT NULL,
-    item_id TEXT NOT NULL,
-    item_sha TEXT NOT NULL,
-    params TEXT NOT NULL,
-    raw_text TEXT,
-    score INTEGER,
-    status TEXT NOT NULL,
-    expected_score REAL,
-    prompt_tokens INTEGER,
-    completion_tokens INTEGER,
-    latency_s REAL,
-    created_at TEXT NOT NULL
-)
-"""
-CALL_COLUMNS = [
-    "key", "model", "persona_id", "prompt_sha", "item_id", "item_sha", "params", "raw_text", "score",
-    "status", "expected_score", "prompt_tokens", "completion_tokens", "latency_s", "created_at",
-]
-
-
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def call_key(model: str, prompt: str, item_text: str, params: dict) -> str:
-    """The identity of a call: model, system prompt, item text and sampling parameters."""
-    return _sha(json.dumps([model, prompt, item_text, params], sort_keys=True))
-
-
-class ScoreCache:
-    """Replies keyed by :func:`call_key`, in SQLite with a WAL journal; one commit per row."""
-
-    def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        try:
-            self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            check = self._db.execute("PRAGMA quick_check").fetchone()[0]
-            if check != "ok":
-                raise sqlite3.DatabaseError(check)
-            self._db.execute(_SCHEMA)
-        except sqlite3.DatabaseError as err:
-            raise CacheCorruptError(
-                f"The score cache {self.path} is not a readable SQLite database ({err}). Move it aside "
-                "(its rows cannot be recovered here) and rerun: the calls will be made again."
-            ) from err
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def keys(self) -> set[str]:
-        return {row[0] for row in self._db.execute("SELECT key FROM calls")}
-
-    def put(self, row: dict) -> None:
-        values = [row.get(c) for c in CALL_COLUMNS]
-        with self._lock:
-            self._db.execute(f"INSERT OR IGNORE INTO calls VALUES ({','.join('?' * len(CALL_COLUMNS))})", values)
-
-    def put_many(self, rows: pd.DataFrame) -> int:
-        """Insert rows (e.g. a committed record being resumed); returns how many were new."""
-        before = self.count()
-        with self._lock:
-            self._db.execute("BEGIN")
-            self._db.executemany(
-                f"INSERT OR IGNORE INTO calls VALUES ({','.join('?' * len(CALL_COLUMNS))})",
-                rows[CALL_COLUMNS].astype(object).where(rows[CALL_COLUMNS].notna(), None).itertuples(index=False, name=None),
-            )
-            self._db.execute("COMMIT")
-        return self.count() - before
-
-    def count(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
-
-    def frame(self, keys: Sequence[str] | None = None) -> pd.DataFrame:
-        frame = pd.read_sql_query("SELECT * FROM calls", self._db)
-        return frame if keys is None else frame[frame.key.isin(set(keys))]
 
 
 # ---------------------------------------------------------------------------- calls
@@ -320,6 +262,8 @@ async def _chat(client, config: ClientConfig, system: str, user: str) -> dict:
     )
     if config.logprobs:
         kwargs.update(logprobs=True, top_logprobs=config.top_logprobs)
+    if config.seed is not None:
+        kwargs["seed"] = config.seed
     start = time.perf_counter()
     reply = await client.chat.completions.create(**kwargs)
     latency = time.perf_counter() - start
@@ -333,6 +277,8 @@ async def _chat(client, config: ClientConfig, system: str, user: str) -> dict:
         prompt_tokens=getattr(usage, "prompt_tokens", None),
         completion_tokens=getattr(usage, "completion_tokens", None),
         latency_s=latency,
+        model_reported=getattr(reply, "model", None),
+        system_fingerprint=getattr(reply, "system_fingerprint", None),
     )
 
 
@@ -369,11 +315,18 @@ class ScoringRun:
     n_failed: int
     wall_s: float
     failures: list[str]
+    """One line per call that failed after the client's retries: ``persona / item: error``."""
+    n_not_sent: int = 0
+    """Calls never sent because the run was aborted (see :class:`ScoringAborted`)."""
 
     @property
     def invalid_rate(self) -> pd.Series:
         """Share of invalid replies per persona."""
         return self.calls.assign(invalid=self.calls.status != "ok").groupby("persona_id")["invalid"].mean()
+
+    @property
+    def complete(self) -> bool:
+        return self.n_failed == 0 and self.n_not_sent == 0
 
     def summary(self, config: ClientConfig | None = None) -> dict:
         tokens_in = int(self.calls.prompt_tokens.fillna(0).sum())
@@ -389,9 +342,62 @@ class ScoringRun:
             )
         return out
 
+    def report(self) -> str:
+        """One line for the reader: made, cached, failed (with the first failure's reason)."""
+        line = (f"{self.n_called:,} calls made, {self.n_cached:,} from the cache, {self.n_failed:,} failed"
+                f" in {self.wall_s:.0f} s")
+        if self.n_not_sent:
+            line += f", {self.n_not_sent:,} not sent"
+        if self.failures:
+            line += f"; first failure: {self.failures[0]}"
+        return line
+
+    def raise_if_incomplete(self) -> None:
+        """Stop with a message saying how many calls are missing and that a rerun resumes."""
+        if self.complete:
+            return
+        missing = self.n_failed + self.n_not_sent
+        first = f" First failure: {self.failures[0]}." if self.failures else ""
+        raise IncompleteRunError(
+            f"{missing:,} of {self.n_requested:,} calls have no reply ({self.n_failed:,} failed, {self.n_not_sent:,} "
+            f"not sent).{first} Run the same command again: the {self.n_cached + self.n_called:,} replies in hand "
+            "are cached, and a rerun only sends the missing calls."
+        )
+
+
+class IncompleteRunError(RuntimeError):
+    """Some calls of a live run got no reply; the others are cached and a rerun resumes."""
+
 
 def default_cache_path() -> Path:
     return cache_dir() / "scores.sqlite"
+
+
+def open_cache(cache: ScoreCache | str | os.PathLike | None) -> tuple[ScoreCache, bool]:
+    """The cache to use and whether the caller owns it (and must close it)."""
+    if isinstance(cache, ScoreCache):
+        return cache, False
+    return ScoreCache(cache if cache is not None else default_cache_path()), True
+
+
+def call_jobs(config: ClientConfig, personas: pd.DataFrame, items: pd.DataFrame) -> list[dict]:
+    """One job per (persona, item), persona-major, each with its cache key."""
+    for frame, cols in ((personas, ("persona_id", "prompt")), (items, ("item_id", "text"))):
+        missing = [c for c in cols if c not in frame.columns]
+        if missing:
+            raise ValueError(f"missing column(s) {missing}; expected {list(cols)}.")
+    server, params = config.server, config.sampling()
+    params_json = json.dumps(params, sort_keys=True)
+    item_shas = [sha256_text(text) for text in items.text]
+    jobs = []
+    for persona in personas.itertuples(index=False):
+        prompt_sha = sha256_text(persona.prompt)
+        for item, item_sha in zip(items.itertuples(index=False), item_shas):
+            jobs.append(dict(key=call_key(server, config.model, prompt_sha, item_sha, params_json), server=server,
+                             model=config.model, persona_id=persona.persona_id, prompt=persona.prompt,
+                             prompt_sha=prompt_sha, item_id=item.item_id, text=item.text, item_sha=item_sha,
+                             params=params_json))
+    return jobs
 
 
 def score_panel(
@@ -406,61 +412,74 @@ def score_panel(
     ``personas`` has columns ``persona_id`` and ``prompt`` (the system prompt); ``items`` has
     ``item_id`` and ``text`` (the user message). Calls run persona by persona (so a server
     that reuses a shared prompt prefix can), at most ``config.concurrency`` at a time.
+
+    Calls that fail after the client's retries (timeouts, 429, 5xx, a refused request) are listed
+    in ``failures`` and the run goes on. A fault every further call would hit (the connection
+    lost, the key refused, the path not found) stops the run at once: the calls not yet sent are
+    counted in ``n_not_sent`` and the first such fault is the first failure. Either way nothing
+    received is lost, and :meth:`ScoringRun.raise_if_incomplete` says so.
     """
-    for frame, cols in ((personas, ("persona_id", "prompt")), (items, ("item_id", "text"))):
-        missing = [c for c in cols if c not in frame.columns]
-        if missing:
-            raise ValueError(f"missing column(s) {missing}; expected {list(cols)}.")
-    owned = not isinstance(cache, ScoreCache)
-    store = ScoreCache(cache if cache is not None else default_cache_path()) if owned else cache
-    params = config.sampling()
-    params_json = json.dumps(params, sort_keys=True)
-    jobs = []
-    for persona in personas.itertuples(index=False):
-        prompt_sha = _sha(persona.prompt)
-        for item in items.itertuples(index=False):
-            jobs.append(dict(key=call_key(config.model, persona.prompt, item.text, params), model=config.model,
-                             persona_id=persona.persona_id, prompt=persona.prompt, prompt_sha=prompt_sha,
-                             item_id=item.item_id, text=item.text, item_sha=_sha(item.text), params=params_json))
+    jobs = call_jobs(config, personas, items)
+    store, owned = open_cache(cache)
     try:
         cached = store.keys()
         pending = [j for j in jobs if j["key"] not in cached]
-        failures: list[str] = []
+        outcome = {"failures": [], "not_sent": 0}
         start = time.perf_counter()
         if pending:
-            _run(_score_pending(config, pending, store, failures, progress))
+            store.check_space(len(pending))
+            _run(_score_pending(config, pending, store, outcome, progress))
         wall = time.perf_counter() - start
         calls = store.frame([j["key"] for j in jobs])
     finally:
         if owned:
             store.close()
-    n_called = len(pending) - len(failures)
+    failures, not_sent = outcome["failures"], outcome["not_sent"]
     return ScoringRun(
         scores=panel_from_calls(calls),
         calls=calls,
         n_requested=len(jobs),
         n_cached=len(jobs) - len(pending),
-        n_called=n_called,
+        n_called=len(pending) - len(failures) - not_sent,
         n_failed=len(failures),
         wall_s=wall,
         failures=failures,
+        n_not_sent=not_sent,
     )
 
 
-async def _score_pending(config, pending, store: ScoreCache, failures: list, progress: bool):
-    from openai import APIConnectionError, APIStatusError, APITimeoutError
+def _is_fatal(err: Exception) -> bool:
+    """Faults that the next call would hit as well: stop rather than fail every call in turn."""
+    from openai import APIConnectionError, APITimeoutError, AuthenticationError, NotFoundError, PermissionDeniedError
+
+    if isinstance(err, APITimeoutError):  # a slow reply: the next may be fine
+        return False
+    return isinstance(err, APIConnectionError | AuthenticationError | PermissionDeniedError | NotFoundError)
+
+
+async def _score_pending(config, pending, store: ScoreCache, outcome: dict, progress: bool):
+    from openai import APIConnectionError, APIStatusError
     from tqdm.auto import tqdm
 
     client = config.client()
     gate = asyncio.Semaphore(config.concurrency)
     bar = tqdm(total=len(pending), desc=f"scoring with {config.model}", unit="call", disable=not progress)
+    aborted = asyncio.Event()
 
     async def one(job):
         async with gate:
+            if aborted.is_set():
+                outcome["not_sent"] += 1
+                return
             try:
                 reply = await _chat(client, config, job["prompt"], job["text"])
-            except (APITimeoutError, APIConnectionError, APIStatusError) as err:
-                failures.append(f"{job['persona_id']} / {job['item_id']}: {type(err).__name__}: {err}")
+            except (APIConnectionError, APIStatusError) as err:
+                line = f"{job['persona_id']} / {job['item_id']}: {type(err).__name__}: {err}"
+                if _is_fatal(err) and not aborted.is_set():
+                    aborted.set()
+                    outcome["failures"].insert(0, f"{line} (run stopped: every further call would fail the same way)")
+                else:
+                    outcome["failures"].append(line)
                 bar.update()
                 return
             parsed = parse_score(reply["raw_text"])
@@ -512,7 +531,18 @@ def load_panel_calls(domain: str) -> pd.DataFrame:
             "with avc.scoring.score_panel."
         )
     # round_trip: the exact floats that were written, so a re-export changes no digit.
-    return pd.read_csv(path, dtype={"raw_text": str}, float_precision="round_trip")
+    calls = pd.read_csv(path, dtype={"raw_text": str, "model_reported": str, "system_fingerprint": str},
+                        float_precision="round_trip")
+    if "server" not in calls.columns:  # recorded before servers were part of the key
+        calls = rekey(calls, panel_server(domain))
+    return calls
+
+
+def panel_server(domain: str) -> str:
+    """The server the committed panel of ``domain`` was recorded on (the local llama.cpp server
+    of :mod:`avc.local_llm`, named by its model file)."""
+    provenance = load_provenance(domain)
+    return provenance.get("server") or local_server_id(provenance["model_file_sha256"])
 
 
 def load_panel(domain: str, value: str = "score") -> pd.DataFrame:
