@@ -241,6 +241,7 @@ def grid_paths(G_all, b_all, H_all, c_all, yy_tr, yy_te, n_tr, n_te, gram_of_pat
     record = weights_out.shape[0] > 0
     Gp = np.empty((n, n))
     Hp = np.empty((n, n))
+    Gt = Gp if not simplex else np.empty((n, n))
     bp = np.empty(n)
     cp = np.empty(n)
     L = np.zeros((n + 1, n + 1))
@@ -262,12 +263,22 @@ def grid_paths(G_all, b_all, H_all, c_all, yy_tr, yy_te, n_tr, n_te, gram_of_pat
         s = 0
         nu = 0.0
         scale = 1.0
-        if simplex:  # one agent: weight 1
-            L[0, 0] = math.sqrt(Gp[0, 0]) if Gp[0, 0] > 0 else 1.0
+        if simplex:
+            # On the simplex, w'(G + rho 11')w = w'Gw + rho: the same minimiser, a multiplier
+            # shifted by rho, and a block that stays positive definite where agents are affinely
+            # (not convexly) dependent -- with an offset, a column that is a scaled copy of another.
+            rho = 0.0
+            for i in range(n):
+                rho += Gp[i, i]
+            rho = max(rho / n, 1e-300)
+            for i in range(n):
+                for j in range(n):
+                    Gt[i, j] = Gp[i, j] + rho
+            L[0, 0] = math.sqrt(Gt[0, 0])  # one agent: weight 1
             support[0] = 0
             w_s[0] = 1.0
             s = 1
-            nu = bp[0] - Gp[0, 0]
+            nu = bp[0] - Gt[0, 0]
         k_next = 0
         for K in range(1, ks[n_k - 1] + 1):
             new = K - 1
@@ -275,7 +286,7 @@ def grid_paths(G_all, b_all, H_all, c_all, yy_tr, yy_te, n_tr, n_te, gram_of_pat
                 scale = max(scale, abs(Gp[new, i]))
             scale = max(scale, abs(bp[new]))
             if not (simplex and K == 1):
-                s, nu = _optimise(Gp, bp, K, L, support, s, w_s, nu, simplex, _TOL * scale, new, scratch)
+                s, nu = _optimise(Gt, bp, K, L, support, s, w_s, nu, simplex, _TOL * scale, new, scratch)
             if simplex:
                 total = 0.0
                 for i in range(s):
