@@ -11,6 +11,13 @@ the test fold's Gram matrix, so no step touches the items again.
 
 Gram matrices square the condition number, so near-duplicate agents are handled with
 least-squares (minimum-norm) sub-solves on the active set.
+
+:func:`alignment_curve` is the grid of Section F: every permutation's path of K = 1..n is
+solved by the compiled kernel of :mod:`avc.fitting_grid` (the same warm start, with a Cholesky
+factor of the active block updated by one row per step instead of a fresh solve), beside four
+baselines: the best single agent, the simple average, the constant (training mean) and the
+rescaled best single agent. :func:`alignment_curve_reference` is the earlier Python
+implementation of the first four methods, kept as the reference the grid must match.
 """
 
 from __future__ import annotations

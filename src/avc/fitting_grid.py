@@ -20,12 +20,22 @@ row. All of it runs in one compiled function over every path (:func:`grid_paths`
 overhead is paid once per grid, not once per step. numba compiles it (``cache=True``: the
 first call in a fresh checkout compiles for a few seconds, later processes load the cache).
 
+The simplex paths factorise ``G + rho 11'`` (rho: the mean diagonal entry of ``G``) instead of
+``G``: on ``sum w = 1`` the objective only shifts by the constant rho, the minimiser is the
+same, the multiplier of the constraint shifts by rho (the KKT multipliers of the agents are
+unchanged), and the block stays positive definite when agents are affinely dependent -- with
+``intercept=True``, an agent that is a scaled and shifted copy of another -- which matters for
+the simplex, where such an agent is not redundant.
+
 The tolerances are those of :func:`avc.fitting.active_set_qp` (weights <= 1e-10 leave the
 support; KKT to 1e-10 times the size of the leading block of ``G``), so the paths agree with
-:func:`avc.fitting.alignment_curve_reference` to rounding. An agent numerically in the span of
-the support (its Schur complement below 1e-13 of its own Gram entry: duplicate or
-near-duplicate agents) cannot be factorised; it is left at weight zero for that step, which
-changes the fitted values by at most that tiny residual.
+:func:`avc.fitting.alignment_curve_reference` to rounding (1e-14 on the committed panels). An
+agent numerically in the span of the support (its Schur complement below 1e-13 of its own
+diagonal entry: duplicate agents, or near-duplicates below what a Gram matrix resolves) cannot
+be factorised; it stays at weight zero for that step. In exact arithmetic its KKT multiplier
+is then zero (NNLS) or its direction is already available (simplex), so nothing is lost; with
+near-duplicates the objective can be above the best by rounding-level amounts (the tests allow
+1e-7 relative there, as they do for :func:`avc.fitting.fit_nnls` against scipy).
 """
 
 from __future__ import annotations
@@ -169,11 +179,8 @@ def _optimise(Gp, bp, K, L, support, s, w_s, nu, simplex, tol_kkt, first, scratc
             m = nu - bp[candidate]
             for i in range(s):
                 m += Gp[candidate, support[i]] * w_s[i]
-            if m >= -tol_kkt:
-                if candidate == first and first >= 0:
-                    return s, nu  # the previous optimum stays optimal: one row of G
-                candidate = -1
-                continue
+            if m >= -tol_kkt:  # (only ``first`` is tried this way)
+                return s, nu  # the previous optimum stays optimal: it cost one row of G
         j = candidate
         candidate = -1
         if not _chol_append(Gp, L, support, s, j):
@@ -211,7 +218,6 @@ def _optimise(Gp, bp, K, L, support, s, w_s, nu, simplex, tol_kkt, first, scratc
         if s == 0:
             nu = 0.0
             if simplex:  # numerical corner (cannot happen in exact arithmetic): restart from agent j alone
-                _chol_append(Gp, L, support, 0, j)
                 L[0, 0] = math.sqrt(Gp[j, j]) if Gp[j, j] > 0 else 1.0
                 support[0] = j
                 w_s[0] = 1.0
