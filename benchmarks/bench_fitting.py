@@ -9,14 +9,14 @@ in one run on the same synthetic panels.
    linearly to 100 permutations; its output is compared with route 1's on those permutations.
 3. The strong naive route, fit by fit: scipy's ``nnls`` on the training rows for NNLS, and
    ``nnls`` on the system augmented with a heavily weighted row of ones for the simplex. The
-   grid has n_perms x n_folds x 100 fits per method; each sample times one fit of each method
+   grid has n_perms x n_folds x 100 fits per method; each sample times fits of each method
    at every K = 1..100 (a random permutation and fold for each) and extrapolates the sum by
-   n_perms x n_folds.
+   n_perms x n_folds (``--naive-per-k`` fits per method and K, averaged).
 
 Each route is sampled ``--repeats`` times; the printed ratios pair the samples of one repeat,
 and give their median and range.
 
-    .venv/bin/python benchmarks/bench_fitting.py [--perms 100] [--repeats 5] [--reference-perms 20]
+    .venv/bin/python benchmarks/bench_fitting.py [--perms 100] [--repeats 5] [--reference-perms 20] [--naive-per-k 3]
 
 Panels are synthetic but shaped and conditioned like the recorded ones: 100 correlated persona
 scores on 0-100 (a few shared factors plus noise, rounded to integers), 1,000 items
@@ -41,11 +41,11 @@ def synthetic_panel(rng, n_items, n_agents=100, n_factors=4):
     return scores / 100, target / 100
 
 
-def naive_grid_seconds(X, y, n_perms, n_folds, rng):
-    """One sample of the naive route: a fit of each method at every K, extrapolated to the grid."""
+def naive_grid_seconds(X, y, n_perms, n_folds, rng, per_k):
+    """One sample of the naive route: ``per_k`` fits of each method at every K, extrapolated to the grid."""
     n_items, n_agents = X.shape
     total = 0.0
-    for K in range(1, n_agents + 1):
+    for K in np.repeat(np.arange(1, n_agents + 1), per_k):
         cols = rng.permutation(n_agents)[:K]
         test = np.array_split(rng.permutation(n_items), n_folds)[int(rng.integers(n_folds))]
         train = np.setdiff1d(np.arange(n_items), test)
@@ -55,7 +55,7 @@ def naive_grid_seconds(X, y, n_perms, n_folds, rng):
         weight = 1e3 * np.sqrt(np.sum(A * A) / K)  # the row of ones, weighted to enforce sum(w) = 1
         nnls(np.vstack([A, np.full((1, K), weight)]), np.append(t, weight))
         total += time.perf_counter() - start
-    return total * n_perms * n_folds
+    return total * n_perms * n_folds / per_k
 
 
 def summary(values):
@@ -69,6 +69,7 @@ def main():
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--reference-perms", type=int, default=20)
+    parser.add_argument("--naive-per-k", type=int, default=3)
     args = parser.parse_args()
     ks = range(1, 101)
     rng = np.random.default_rng(0)
@@ -86,7 +87,7 @@ def main():
             start = time.perf_counter()
             reference = alignment_curve_reference(X, y, ks=ks, n_perms=args.reference_perms, n_folds=args.folds, seed=repeat)
             times[name]["reference"].append((time.perf_counter() - start) * scale_ref)
-            times[name]["naive"].append(naive_grid_seconds(X, y, args.perms, args.folds, rng))
+            times[name]["naive"].append(naive_grid_seconds(X, y, args.perms, args.folds, rng, args.naive_per_k))
             merged = grid[grid.method.isin(REFERENCE_METHODS)].merge(reference, on=["K", "method", "permutation"])
             assert len(merged) == len(reference)
             gap = max(float(np.abs(merged[f"{c}_x"] - merged[f"{c}_y"]).max()) for c in ("mse", "train_mse", "nonzero"))
@@ -98,7 +99,8 @@ def main():
             times["both"][route].append(sum(times[name][route][-1] for name in panels))
     print(f"\n{args.repeats} repeats; grid: {args.perms} permutations x {args.folds} folds x K = 1..100, NNLS and simplex "
           f"(plus the four baselines); reference: timed on {args.reference_perms} permutations x {scale_ref:g}; "
-          f"naive: {2 * 100} timed fits per repeat (one per method and K), x {args.perms * args.folds}")
+          f"naive: {2 * 100 * args.naive_per_k} timed fits per repeat ({args.naive_per_k} per method and K, random "
+          f"permutation and fold), x {args.perms * args.folds / args.naive_per_k:g}")
     for name, routes in times.items():
         grid, reference, naive = (np.asarray(routes[r]) for r in ("grid", "reference", "naive"))
         print(f"\n{name}")
