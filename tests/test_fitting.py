@@ -290,3 +290,17 @@ def test_grid_equals_the_reference_on_the_committed_panels(intercept):
         assert len(merged) == len(reference) == 2 * X.shape[1] * len(REFERENCE_METHODS)
         for column in ("mse", "train_mse", "nonzero"):
             assert np.abs(merged[column] - merged[column + "_reference"]).max() <= 1e-9, (name, column)
+
+
+@pytest.mark.parametrize("intercept", [False, True])
+def test_fold_grams_by_difference_match_the_direct_ones(intercept):
+    from avc.fitting import _fold_grams, _fold_grams_by_difference, _folds
+
+    rng = np.random.default_rng(51)
+    X, y = rng.uniform(0, 1, size=(103, 7)) + 3.0, rng.uniform(0, 1, size=103) + 2.0  # means far from 0
+    splits = [_folds(103, 4, rng) for _ in range(3)]
+    direct = [_fold_grams(X, y, split, intercept) for split in splits]
+    fast = _fold_grams_by_difference(X, y, splits, intercept)
+    for key in direct[0]:
+        expected = np.concatenate([d[key] for d in direct])
+        assert np.allclose(fast[key], expected, rtol=1e-10, atol=1e-10 * np.abs(expected).max()), key

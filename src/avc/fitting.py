@@ -213,6 +213,48 @@ def _fold_grams(X, y, folds, intercept):
     return {key: np.asarray(value) for key, value in out.items()}
 
 
+def _fold_grams_by_difference(X, y, splits, intercept):
+    """:func:`_fold_grams` for many fold splits at once: each training Gram matrix is the whole
+    panel's minus its test fold's, so a split costs products over its test rows only.
+
+    With ``intercept``, the columns are first centred on the panel's means (so that the rank-one
+    corrections to the training means stay small and cancel little), then
+    ``sum_T (z - a)(z - a)' = Z_T'Z_T - n_T a a'`` with ``a`` the training mean of ``Z``, and the
+    test rows are centred on the same ``a``. Agrees with :func:`_fold_grams` to rounding.
+    """
+    n_items, n_agents = X.shape
+    Z, u = (X - X.mean(axis=0), y - y.mean()) if intercept else (X, y)
+    ZZ, Zu, uu = Z.T @ Z, Z.T @ u, float(u @ u)
+    sum_z, sum_u = Z.sum(axis=0), float(u.sum())
+    out = {key: [] for key in ("G", "b", "yy_tr", "H", "c", "yy_te", "n_tr", "n_te", "const_te", "const_tr")}
+    for folds in splits:
+        for test in folds:
+            in_test = np.zeros(n_items, dtype=bool)
+            in_test[test] = True
+            Ze, ue = Z[in_test], u[in_test]
+            n_te, n_tr = len(ue), n_items - len(ue)
+            EE, Eu, ee = Ze.T @ Ze, Ze.T @ ue, float(ue @ ue)
+            if intercept:
+                a, a_y = (sum_z - Ze.sum(axis=0)) / n_tr, (sum_u - ue.sum()) / n_tr  # training means
+                m, m_y = Ze.mean(axis=0), ue.mean()  # test means
+                G = ZZ - EE - n_tr * np.outer(a, a)
+                b = Zu - Eu - n_tr * a * a_y
+                yy_tr = uu - ee - n_tr * a_y**2
+                H = EE - n_te * (np.outer(m, a) + np.outer(a, m)) + n_te * np.outer(a, a)
+                c = Eu - n_te * (m * a_y + a * m_y) + n_te * a * a_y
+                yy_te = ee - 2 * n_te * m_y * a_y + n_te * a_y**2
+            else:
+                G, b, yy_tr = ZZ - EE, Zu - Eu, uu - ee
+                H, c, yy_te = EE, Eu, ee
+            for key, value in (("G", G), ("b", b), ("yy_tr", yy_tr), ("H", H), ("c", c), ("yy_te", yy_te),
+                               ("n_tr", float(n_tr)), ("n_te", float(n_te))):
+                out[key].append(value)
+            mean_train = y[~in_test].mean()
+            out["const_te"].append(float(np.mean((y[in_test] - mean_train) ** 2)))
+            out["const_tr"].append(float(np.mean((y[~in_test] - mean_train) ** 2)))
+    return {key: np.asarray(value) for key, value in out.items()}
+
+
 def _running_argmin(values: np.ndarray) -> np.ndarray:
     """``out[:, K - 1] = argmin(values[:, :K])`` for every K (first index on ties, as np.argmin)."""
     out = np.zeros(values.shape, dtype=np.int64)
@@ -228,6 +270,8 @@ def _baselines(grams, perms, gram_of_path, perm_of_path, ks):
     """Held-out MSE, training MSE and support size of the four baselines on every path, each
     ``(n_paths, len(ks))``, in the order best single agent, simple average, constant, rescaled
     best single agent."""
+    from avc.fitting_grid import average_paths  # numba loads only when the grid is used
+
     G, b, H, c = grams["G"], grams["b"], grams["H"], grams["c"]
     n_tr, n_te = grams["n_tr"][:, None], grams["n_te"][:, None]
     diag_g = np.diagonal(G, axis1=1, axis2=2)
@@ -238,7 +282,7 @@ def _baselines(grams, perms, gram_of_path, perm_of_path, ks):
         scale = np.where(diag_g > 0, np.maximum(b / diag_g, 0.0), 0.0)
     rescaled_tr = (scale**2 * diag_g - 2 * scale * b + grams["yy_tr"][:, None]) / n_tr
     rescaled_te = (scale**2 * diag_h - 2 * scale * c + grams["yy_te"][:, None]) / n_te
-    n_paths, n = len(gram_of_path), G.shape[1]
+    n_paths = len(gram_of_path)
     order = perms[perm_of_path]
     rows = np.arange(n_paths)[:, None]
     k_cols = np.asarray(ks) - 1
@@ -248,16 +292,8 @@ def _baselines(grams, perms, gram_of_path, perm_of_path, ks):
         best = _running_argmin(path_tr)[:, k_cols]
         result.append((path_te[rows, best], path_tr[rows, best], scale[gram_of_path[:, None], order][rows, best]))
     # the simple average: the sum of the leading K x K block of the permuted Gram matrices
-    average_te, average_tr = np.zeros((n_paths, n)), np.zeros((n_paths, n))
-    K = np.arange(1, n + 1)
-    for g in np.unique(gram_of_path):
-        paths = np.flatnonzero(gram_of_path == g)
-        o = order[paths]
-        for gram, lin, yy, count, out in ((H[g], c[g], grams["yy_te"][g], grams["n_te"][g], average_te),
-                                          (G[g], b[g], grams["yy_tr"][g], grams["n_tr"][g], average_tr)):
-            block = gram[o[:, :, None], o[:, None, :]]
-            row = 2 * np.tril(block, -1).sum(axis=2) + np.diagonal(block, axis1=1, axis2=2)
-            out[paths] = (np.cumsum(row, axis=1) / K**2 - 2 * np.cumsum(lin[o], axis=1) / K + yy) / count
+    average_te = average_paths(H, c, grams["yy_te"], grams["n_te"], gram_of_path, perms, perm_of_path)
+    average_tr = average_paths(G, b, grams["yy_tr"], grams["n_tr"], gram_of_path, perms, perm_of_path)
     ones = np.ones((n_paths, len(ks)))
     best_single = (result[0][0], result[0][1], ones)
     average = (average_te[:, k_cols], average_tr[:, k_cols], ones * np.asarray(ks))
@@ -336,8 +372,7 @@ def alignment_curve(
         perm_of_path = np.tile(np.arange(n_perms), n_folds)
     else:
         splits = [_folds(n_items, n_folds, rng) for _ in range(n_perms)]
-        parts = [_fold_grams(X, y, split, intercept) for split in splits]
-        grams = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
+        grams = _fold_grams_by_difference(X, y, splits, intercept)
         gram_of_path = np.arange(n_perms * n_folds)  # path = (permutation, fold)
         perm_of_path = np.repeat(np.arange(n_perms), n_folds)
     ks_array = np.asarray(ks, dtype=np.int64)

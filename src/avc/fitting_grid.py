@@ -321,3 +321,31 @@ def grid_paths(G_all, b_all, H_all, c_all, yy_tr, yy_te, n_tr, n_te, gram_of_pat
                 nonzero[p, k_next] = count
                 k_next += 1
     return mse, train, nonzero
+
+
+@njit(cache=True)
+def average_paths(G_all, b_all, yy, count, gram_of_path, perms, perm_of_path):
+    """Mean squared error of the simple average of the first K agents, every K, every path.
+
+    With uniform weights ``1/K`` the error is ``(S_K / K^2 - 2 B_K / K + y'y) / count``, where
+    ``S_K`` sums the leading K x K block of the permuted Gram matrix and ``B_K`` the first K
+    entries of ``X'y``; both grow by one row per K. Returns ``(n_paths, n_agents)``.
+    """
+    n_paths = len(gram_of_path)
+    n = G_all.shape[1]
+    out = np.empty((n_paths, n))
+    for p in range(n_paths):
+        g = gram_of_path[p]
+        perm = perms[perm_of_path[p]]
+        block = 0.0
+        lin = 0.0
+        for k in range(n):
+            a = perm[k]
+            row = 0.0
+            for j in range(k):
+                row += G_all[g, a, perm[j]]
+            block += 2.0 * row + G_all[g, a, a]
+            lin += b_all[g, a]
+            K = k + 1.0
+            out[p, k] = (block / (K * K) - 2.0 * lin / K + yy[g]) / count[g]
+    return out
