@@ -388,13 +388,13 @@ def alignment_curve(
     with np.errstate(divide="ignore", invalid="ignore"):
         r2 = 1.0 - stacked[:, 0] / stacked[METHODS.index("constant"), 0]
     values = np.concatenate([stacked, r2[:, None]], axis=1)  # mse, train_mse, nonzero, r2
-    values = values.reshape(len(METHODS), 4, -1, len(ks))
     fold_mean = np.zeros((len(METHODS), 4, n_perms, len(ks)))
     np.add.at(fold_mean, (slice(None), slice(None), perm_of_path), values)  # sum over folds
     fold_mean = fold_mean.transpose(2, 3, 0, 1) / n_folds  # (permutation, K, method, quantity)
     index = pd.MultiIndex.from_product([range(n_perms), ks, METHODS], names=["permutation", "K", "method"])
     frame = pd.DataFrame(fold_mean.reshape(-1, 4), index=index, columns=["mse", "train_mse", "nonzero", "r2"])
     return frame.reset_index()[["K", "method", "permutation", "mse", "r2", "train_mse", "nonzero"]]
+
 
 def alignment_curve_reference(
     scores,
