@@ -14,9 +14,11 @@ in one run on the same synthetic panels.
    n_perms x n_folds (``--naive-per-k`` fits per method and K, averaged).
 
 Each route is sampled ``--repeats`` times; the printed ratios pair the samples of one repeat,
-and give their median and range.
+and give their median and range. Every route runs with ``--blas-threads`` BLAS threads (one by
+default, as ``alignment_curve`` uses for its Gram matrices): on busy cores a second BLAS thread
+slows small products many times over, which would flatter the grid against the others.
 
-    .venv/bin/python benchmarks/bench_fitting.py [--perms 100] [--repeats 5] [--reference-perms 20] [--naive-per-k 3]
+    .venv/bin/python benchmarks/bench_fitting.py [--perms 100] [--repeats 5] [--reference-perms 20] [--naive-per-k 3] [--blas-threads 1]
 
 Panels are synthetic but shaped and conditioned like the recorded ones: 100 correlated persona
 scores on 0-100 (a few shared factors plus noise, rounded to integers), 1,000 items
@@ -28,6 +30,7 @@ import time
 
 import numpy as np
 from scipy.optimize import nnls
+from threadpoolctl import threadpool_limits
 
 from avc.fitting import REFERENCE_METHODS, alignment_curve, alignment_curve_reference
 
@@ -70,12 +73,20 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--reference-perms", type=int, default=20)
     parser.add_argument("--naive-per-k", type=int, default=3)
+    parser.add_argument("--blas-threads", type=int, default=1,
+                        help="BLAS threads for every route (alignment_curve uses one for its Gram matrices anyway)")
     args = parser.parse_args()
+    with threadpool_limits(limits=args.blas_threads, user_api="blas"):
+        run(args)
+
+
+def run(args):
     ks = range(1, 101)
     rng = np.random.default_rng(0)
     start = time.perf_counter()
     alignment_curve(*synthetic_panel(np.random.default_rng(1), 30, 5), n_perms=2, n_folds=3)
-    print(f"first call (numba compiles, or loads its cache): {time.perf_counter() - start:.2f} s, not counted below")
+    print(f"first call (numba compiles, or loads its cache): {time.perf_counter() - start:.2f} s, not counted below; "
+          f"BLAS threads: {args.blas_threads}")
     panels = {name: synthetic_panel(rng, n_items) for name, n_items in (("ethics-like", 1000), ("movielens-like", 1235))}
     times = {name: {"grid": [], "reference": [], "naive": []} for name in [*panels, "both"]}
     scale_ref = args.perms / args.reference_perms
