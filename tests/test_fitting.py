@@ -1,13 +1,23 @@
-"""avc.fitting against brute-force support enumeration, KKT conditions and a slow direct protocol."""
+"""avc.fitting against brute-force support enumeration, KKT conditions, a slow direct protocol and
+the reference implementation of the grid (alignment_curve_reference) on the committed panels."""
 
 import itertools
 
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.optimize import nnls
+from scipy.optimize import lsq_linear, nnls
 
-from avc.fitting import METHODS, active_set_qp, alignment_curve, fit_nnls, fit_simplex
+from avc.fitting import (
+    METHODS,
+    REFERENCE_METHODS,
+    active_set_qp,
+    alignment_curve,
+    alignment_curve_reference,
+    fit_nnls,
+    fit_simplex,
+)
+from avc.fitting_grid import grid_paths
 
 
 def brute_force(X, y, simplex):
@@ -80,52 +90,89 @@ def test_warm_start_gives_the_same_optimum():
     assert np.allclose(cold, warm, atol=1e-8)
 
 
-def slow_alignment_curve(X, y, ks, n_perms, n_folds, seed, intercept):
+def rescaled_single_fit(a, t, intercept):
+    """Each agent alone: its best non-negative scale (and a free offset with ``intercept``), by
+    scipy's bounded least squares on the raw columns, not by the Gram matrices of avc.fitting."""
+    if intercept:
+        fit = lsq_linear(np.column_stack([a, np.ones_like(a)]), t, bounds=([0.0, -np.inf], [np.inf, np.inf]),
+                         tol=1e-14, method="bvls")
+        return fit.x[0], fit.x[1]
+    return nnls(a[:, None], t)[0][0], 0.0
+
+
+def slow_alignment_curve(X, y, ks, n_perms, n_folds, seed, intercept, fold_split="shared"):
     """The protocol written out directly: fit on the training rows, score on the test rows."""
     rng = np.random.default_rng(seed)
     folds = np.array_split(rng.permutation(len(y)), n_folds)
     perms = [rng.permutation(X.shape[1]) for _ in range(n_perms)]
+    splits = [np.array_split(rng.permutation(len(y)), n_folds) for _ in range(n_perms)] if fold_split != "shared" else None
     rows = []
     for p, perm in enumerate(perms):
         for K in ks:
             cols = perm[:K]
-            acc = {m: [0.0, 0.0, 0.0] for m in METHODS}
-            for test in folds:
+            acc = {m: np.zeros(4) for m in METHODS}
+            for test in folds if splits is None else splits[p]:
                 train = np.setdiff1d(np.arange(len(y)), test)
                 A, t = X[np.ix_(train, cols)], y[train]
                 B, u = X[np.ix_(test, cols)], y[test]
                 xm, ym = (A.mean(axis=0), t.mean()) if intercept else (np.zeros(K), 0.0)
-                fits = {
+                fits = {  # method: (weights, offset)
                     "best single agent": np.eye(K)[np.argmin(((A - xm - (t - ym)[:, None]) ** 2).mean(axis=0))],
                     "simple average": np.full(K, 1 / K),
                     "NNLS": fit_nnls(A - xm, t - ym),
                     "simplex": fit_simplex(A - xm, t - ym),
                 }
-                for m, w in fits.items():
-                    pred = (B - xm) @ w + ym
-                    acc[m][0] += np.mean((pred - u) ** 2) / n_folds
-                    acc[m][1] += np.sum(w > 1e-6) / n_folds
-                    acc[m][2] += np.mean(((A - xm) @ w + ym - t) ** 2) / n_folds
-            rows += [dict(K=K, method=m, permutation=p, mse=v[0], nonzero=v[1], train_mse=v[2]) for m, v in acc.items()]
+                fits = {m: (w, ym - xm @ w) for m, w in fits.items()}
+                fits["constant"] = (np.zeros(K), t.mean())
+                singles = [rescaled_single_fit(A[:, j], t, intercept) for j in range(K)]
+                errors = [np.mean((s * A[:, j] + c - t) ** 2) for j, (s, c) in enumerate(singles)]
+                best = int(np.argmin(errors))
+                fits["rescaled best single agent"] = (singles[best][0] * np.eye(K)[best], singles[best][1])
+                constant_mse = np.mean((u - t.mean()) ** 2)
+                for m, (w, offset) in fits.items():
+                    held_out = np.mean((B @ w + offset - u) ** 2)
+                    acc[m] += [held_out, 1 - held_out / constant_mse, np.sum(w > 1e-6), np.mean((A @ w + offset - t) ** 2)]
+            rows += [dict(K=K, method=m, permutation=p, mse=v[0], r2=v[1], nonzero=v[2], train_mse=v[3])
+                     for m, v in ((m, a / n_folds) for m, a in acc.items())]
     return pd.DataFrame(rows)
 
 
+@pytest.mark.parametrize("fold_split", ["shared", "per_permutation"])
 @pytest.mark.parametrize("intercept", [False, True])
-def test_alignment_curve_matches_a_slow_direct_implementation(intercept):
+def test_alignment_curve_matches_a_slow_direct_implementation(intercept, fold_split):
     rng = np.random.default_rng(8)
     X = rng.uniform(0, 100, size=(90, 9))
     y = X[:, :3] @ np.array([0.5, 0.3, 0.2]) + rng.normal(0, 4, size=90) + (7 if intercept else 0)
+    X[:, 4] = 0.2 * X[:, 1] + 60  # an agent that needs a scale well below 1 (and an offset)
     ks = [1, 2, 4, 9]
-    fast = alignment_curve(X, y, ks=ks, n_perms=3, n_folds=3, seed=4, intercept=intercept)
-    slow = slow_alignment_curve(X, y, ks, n_perms=3, n_folds=3, seed=4, intercept=intercept)
+    fast = alignment_curve(X, y, ks=ks, n_perms=3, n_folds=3, seed=4, intercept=intercept, fold_split=fold_split)
+    slow = slow_alignment_curve(X, y, ks, n_perms=3, n_folds=3, seed=4, intercept=intercept, fold_split=fold_split)
+    assert list(fast.columns) == ["K", "method", "permutation", "mse", "r2", "train_mse", "nonzero"]
     merged = fast.merge(slow, on=["K", "method", "permutation"], suffixes=("_fast", "_slow"))
-    assert len(merged) == len(slow) == 3 * 4 * 4
-    assert np.allclose(merged.mse_fast, merged.mse_slow, rtol=1e-7, atol=1e-9)
+    assert len(merged) == len(slow) == len(fast) == 3 * 4 * len(METHODS)
+    for column in ("mse", "r2", "train_mse"):
+        assert np.allclose(merged[column + "_fast"], merged[column + "_slow"], rtol=1e-7, atol=1e-9), column
     assert np.allclose(merged.nonzero_fast, merged.nonzero_slow)
-    assert np.allclose(merged.train_mse_fast, merged.train_mse_slow, rtol=1e-7, atol=1e-9)
-    # in-sample, the constrained fits contain every single agent (and NNLS contains the simplex)
+    # in-sample, the constrained fits contain every single agent (and NNLS contains the simplex);
+    # NNLS contains the rescaled agent, and (with an offset, or a target fitted through the
+    # origin) the rescaled agent is no worse than the raw one
     top = fast[fast.K == 9].pivot_table(index="permutation", columns="method", values="train_mse")
     assert (top["NNLS"] <= top["simplex"] + 1e-9).all() and (top["simplex"] <= top["best single agent"] + 1e-9).all()
+    assert (top["NNLS"] <= top["rescaled best single agent"] + 1e-9).all()
+    assert (top["rescaled best single agent"] <= top["best single agent"] + 1e-9).all()
+    assert (fast.loc[fast.method == "constant", "r2"] == 0).all()
+
+
+def test_per_permutation_splits_differ_and_shared_split_is_todays():
+    rng = np.random.default_rng(2)
+    X, y = rng.uniform(size=(40, 5)), rng.uniform(size=40)
+    shared = alignment_curve(X, y, n_perms=4, n_folds=4, seed=1)
+    fresh = alignment_curve(X, y, n_perms=4, n_folds=4, seed=1, fold_split="per_permutation")
+    const = lambda frame: frame[frame.method == "constant"].groupby("permutation").mse.first()  # noqa: E731
+    assert const(shared).nunique() == 1 and const(fresh).nunique() == 4  # the split changes the constant's error
+    reference = alignment_curve_reference(X, y, n_perms=4, n_folds=4, seed=1)
+    merged = shared.merge(reference, on=["K", "method", "permutation"])
+    assert len(merged) == len(reference) and np.allclose(merged.mse_x, merged.mse_y, rtol=0, atol=1e-12)
 
 
 def test_alignment_curve_rejects_missing_scores_and_bad_ks():
@@ -135,3 +182,127 @@ def test_alignment_curve_rejects_missing_scores_and_bad_ks():
         alignment_curve(X, np.ones(10))
     with pytest.raises(ValueError, match="every K"):
         alignment_curve(np.ones((10, 3)), np.ones(10), ks=[4])
+
+
+def test_alignment_curve_rejects_bad_options():
+    with pytest.raises(ValueError, match="fold_split"):
+        alignment_curve(np.ones((10, 3)), np.ones(10), fold_split="fresh")
+    with pytest.raises(ValueError, match="n_perms"):
+        alignment_curve(np.ones((10, 3)), np.ones(10), n_perms=0)
+
+
+def path_weights(X, y, perm, simplex, ks=None):
+    """The grid's weights along one path (one fold set: all rows train, none test), in the
+    original agent order: ``out[i]`` is the optimum over agents ``perm[:ks[i]]``."""
+    n = X.shape[1]
+    ks = np.arange(1, n + 1) if ks is None else np.asarray(ks)
+    G, b = (X.T @ X)[None], (X.T @ y)[None]
+    weights = np.zeros((1, len(ks), n))
+    one = np.ones(1)
+    grid_paths(G, b, G, b, one * (y @ y), one * (y @ y), one * len(y), one * len(y), np.zeros(1, dtype=np.int64),
+               np.asarray(perm, dtype=np.int64)[None], np.zeros(1, dtype=np.int64), ks.astype(np.int64), simplex, weights)
+    out = np.zeros_like(weights[0])
+    out[:, perm] = weights[0]
+    return ks, out
+
+
+@pytest.mark.parametrize("simplex", [False, True])
+def test_grid_paths_match_brute_force_at_every_k(simplex):
+    rng = np.random.default_rng(21 + simplex)
+    for _ in range(25):
+        n, k = int(rng.integers(8, 30)), int(rng.integers(1, 7))
+        X = rng.normal(size=(n, k))
+        y = rng.normal(size=n) + X @ rng.uniform(-1, 1, size=k)
+        perm = rng.permutation(k)
+        ks, weights = path_weights(X, y, perm, simplex)
+        for K, w in zip(ks, weights):
+            cols = perm[:K]
+            assert np.all(w >= 0) and np.all(w[perm[K:]] == 0)
+            assert not simplex or np.isclose(w.sum(), 1.0)
+            expected = brute_force(X[:, cols], y, simplex)
+            assert float(np.sum((X @ w - y) ** 2)) == pytest.approx(expected, rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.parametrize("simplex", [False, True])
+def test_grid_paths_satisfy_kkt_including_near_duplicates(simplex):
+    rng = np.random.default_rng(31 + simplex)
+    for trial in range(6):
+        X = rng.uniform(0, 100, size=(800, 100))
+        if trial % 2:
+            X[:, 50:] = X[:, :50] + 1e-6 * rng.normal(size=(800, 50))  # near-duplicate agents
+        if trial == 5:
+            X[:, 90:] = X[:, 10:20]  # exact duplicates as well
+        y = X[:, :7] @ rng.dirichlet(np.ones(7)) + rng.normal(0, 5, size=800)
+        perm = rng.permutation(100)
+        ks, weights = path_weights(X, y, perm, simplex, ks=[1, 5, 20, 60, 100])
+        for K, w in zip(ks, weights):
+            cols = perm[:K]
+            assert kkt_violation(X[:, cols], y, w[cols], simplex) < 1e-7
+            # against scipy's nnls on the raw matrix, and the active-set method of fit_simplex; near-
+            # duplicates differ by 1e-6 on a 0-100 scale, below what a Gram matrix resolves (its
+            # Schur complement is 1e-16 of the agent's norm): the paths then leave the duplicate at
+            # zero, within 1e-7 of the best objective (the tolerance of the tests above)
+            rel = 1e-7 if trial % 2 else 1e-10
+            ref = nnls(X[:, cols], y)[0] if not simplex else fit_simplex(X[:, cols], y)
+            assert np.sum((X @ w - y) ** 2) <= np.sum((X[:, cols] @ ref - y) ** 2) * (1 + rel)
+
+
+def test_grid_equals_reference_on_exact_duplicate_agents():
+    rng = np.random.default_rng(41)
+    X = rng.uniform(size=(60, 8))
+    X[:, 6:] = X[:, 2:4]  # two agents appear twice: singular Gram matrices
+    y = X[:, :3] @ np.array([0.2, 0.5, 0.3]) + rng.normal(0, 0.05, size=60)
+    for intercept in (False, True):
+        fast = alignment_curve(X, y, n_perms=6, n_folds=3, seed=2, intercept=intercept)
+        reference = alignment_curve_reference(X, y, n_perms=6, n_folds=3, seed=2, intercept=intercept)
+        merged = fast.merge(reference, on=["K", "method", "permutation"])
+        assert len(merged) == len(reference)
+        # the weights are not unique, but the fitted values are, on the training and the test
+        # rows alike (the duplicates are duplicates there too)
+        for column in ("mse", "train_mse"):
+            assert np.allclose(merged[column + "_x"], merged[column + "_y"], rtol=1e-9, atol=1e-12), column
+
+
+def panel_designs():
+    """The three targets of chapter F on the committed panels, as the chapter builds them."""
+    from avc import scoring
+
+    designs = {}
+    for domain in ("ethics", "movielens"):
+        panel = scoring.load_panel(domain, value="expected_score" if domain == "movielens" else "score")
+        items = scoring.load_panel_items(domain).loc[panel.index]
+        agents = panel.drop(columns="baseline")
+        agents = agents.fillna(agents.median())
+        if domain == "movielens":
+            designs["movielens"] = (agents.to_numpy() * 5 / 100, items["mean_rating"].to_numpy())
+        else:
+            designs["ethics labels"] = (agents.to_numpy() / 100, 1.0 - items["label"].to_numpy())
+            keep = panel["baseline"].notna().to_numpy()
+            designs["ethics baseline"] = (agents.to_numpy()[keep] / 100, panel["baseline"].to_numpy()[keep] / 100)
+    return designs
+
+
+@pytest.mark.parametrize("intercept", [False, True])
+def test_grid_equals_the_reference_on_the_committed_panels(intercept):
+    for name, (X, y) in panel_designs().items():
+        fast = alignment_curve(X, y, n_perms=2, n_folds=5, seed=3, intercept=intercept)
+        reference = alignment_curve_reference(X, y, n_perms=2, n_folds=5, seed=3, intercept=intercept)
+        assert set(fast.method) == set(METHODS) and set(reference.method) == set(REFERENCE_METHODS)
+        merged = fast.merge(reference, on=["K", "method", "permutation"], suffixes=("", "_reference"))
+        assert len(merged) == len(reference) == 2 * X.shape[1] * len(REFERENCE_METHODS)
+        for column in ("mse", "train_mse", "nonzero"):
+            assert np.abs(merged[column] - merged[column + "_reference"]).max() <= 1e-9, (name, column)
+
+
+@pytest.mark.parametrize("intercept", [False, True])
+def test_fold_grams_by_difference_match_the_direct_ones(intercept):
+    from avc.fitting import _fold_grams, _fold_grams_by_difference, _folds
+
+    rng = np.random.default_rng(51)
+    X, y = rng.uniform(0, 1, size=(103, 7)) + 3.0, rng.uniform(0, 1, size=103) + 2.0  # means far from 0
+    splits = [_folds(103, 4, rng) for _ in range(3)]
+    direct = [_fold_grams(X, y, split, intercept) for split in splits]
+    fast = _fold_grams_by_difference(X, y, splits, intercept)
+    for key in direct[0]:
+        expected = np.concatenate([d[key] for d in direct])
+        assert np.allclose(fast[key], expected, rtol=1e-10, atol=1e-10 * np.abs(expected).max()), key
