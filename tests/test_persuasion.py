@@ -113,3 +113,62 @@ def test_bad_inputs_are_explained():
         P.induced_outcome([0.5, 0.5], np.eye(2), JUDGE)
     with pytest.raises(ValueError, match="same shape"):
         P.optimal_scheme([0.5, 0.5], np.zeros((3, 2)), JUDGE)
+
+
+# --- the quantal benchmark is an optimum over schemes (issue 18) --------------------------
+
+def _quantal_values_of_schemes(prior, u, lam, schemes):
+    """Alice's quantal utility under each scheme, vectorised (brute force for the tests)."""
+    stack = np.stack(schemes)  # (n, n_states, n_signals)
+    joint = prior[None, :, None] * stack  # P(y, s)
+    mass = joint.sum(axis=1)  # (n, n_signals)
+    q = joint / np.where(mass > 0, mass, 1.0)[:, None, :]
+    mu = np.einsum("ay,nys->nsa", u, q)
+    from avc.quantal import quantal_response
+
+    return (mass * (quantal_response(mu, lam) * mu).sum(axis=2)).sum(axis=1)
+
+
+def test_quantal_counterexample_no_information_beats_full_revelation():
+    prior, u, lam = np.array([0.5, 0.5]), np.array([[0.3, 1.0], [0.0, 0.0]]), 10.0
+    full = P.utility_under(P.induced_outcome(prior, [P.full_revelation(2)], u, lam), u)
+    none = P.utility_under(P.induced_outcome(prior, [P.no_information(2)], u, lam), u)
+    assert full == pytest.approx(0.64286, abs=1e-5) and none == pytest.approx(0.64902, abs=1e-5)
+    value, scheme = P.aligned_value(prior, u, lam=lam)
+    assert value >= none - 1e-12 and value > full + 0.006
+    # the value is attained by the scheme returned
+    assert P.utility_under(P.induced_outcome(prior, [scheme], u, lam), u) == pytest.approx(value, abs=1e-12)
+    best = P.quantal_concavification(prior, u, lam)
+    assert best.value <= best.upper_bound
+
+
+@pytest.mark.parametrize("n_states, n_signals, resolution", [(2, 2, 60), (2, 3, 16), (3, 2, 10), (3, 3, 5)])
+def test_quantal_benchmark_beats_every_scheme_on_a_grid(n_states, n_signals, resolution):
+    rng = np.random.default_rng(n_states * 10 + n_signals)
+    schemes = P.grid_schemes(n_states, n_signals, resolution)
+    for _ in range(6):
+        prior = rng.dirichlet(np.ones(n_states))
+        u = rng.uniform(size=(3, n_states))
+        lam = float(rng.choice([3.0, 10.0, 30.0]))
+        value, _ = P.aligned_value(prior, u, lam=lam)
+        brute = _quantal_values_of_schemes(prior, u, lam, schemes).max()
+        assert value >= brute - 1e-9, (value, brute)
+        assert P.quantal_concavification(prior, u, lam).upper_bound >= value
+
+
+def test_quantal_belief_value_is_not_convex_and_grid_is_the_simplex():
+    u = np.array([[0.3, 1.0], [0.0, 0.0]])
+    v = P.quantal_belief_value([[1, 0], [0.5, 0.5], [0, 1]], u, 10.0)
+    assert v[1] > (v[0] + v[2]) / 2  # midpoint above the chord: not convex
+    grid = P.simplex_grid(3, 4)
+    assert len(grid) == 15 and np.allclose(grid.sum(axis=1), 1) and (grid >= 0).all()
+
+
+def test_quantal_aligned_value_signal_limits():
+    prior, u = np.array([0.2, 0.3, 0.5]), np.eye(3)
+    value, scheme = P.aligned_value(prior, u, n_signals=1, lam=5.0)
+    assert scheme.shape == (3, 1)
+    with pytest.raises(NotImplementedError):
+        P.aligned_value(prior, u, n_signals=2, lam=5.0)
+    with pytest.raises(ValueError):
+        P.aligned_value(prior, u, n_signals=0)
