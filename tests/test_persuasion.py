@@ -172,3 +172,10 @@ def test_quantal_aligned_value_signal_limits():
         P.aligned_value(prior, u, n_signals=2, lam=5.0)
     with pytest.raises(ValueError):
         P.aligned_value(prior, u, n_signals=0)
+
+
+def test_partition_schemes_one_per_partition():
+    schemes = P.partition_schemes(3)
+    assert len(schemes) == 5 and len(P.partition_schemes(4)) == 15
+    assert np.array_equal(schemes[0], P.no_information(3, 3)) and np.array_equal(schemes[-1], np.eye(3))
+    assert all(s.shape == (3, 3) and np.allclose(s.sum(axis=1), 1) for s in schemes)

@@ -39,6 +39,7 @@ __all__ = [
     "induced_outcome",
     "no_information",
     "optimal_scheme",
+    "partition_schemes",
     "quantal_belief_value",
     "quantal_concavification",
     "receiver_actions",
@@ -190,6 +191,29 @@ def grid_schemes(n_states: int, n_signals: int, resolution: int) -> list[np.ndar
         if sum(c) == resolution
     ]
     return [np.array(choice) for choice in itertools.product(rows, repeat=n_states)]
+
+
+def partition_schemes(n_states: int) -> list[np.ndarray]:
+    """One deterministic scheme per partition of the states (signal = block index).
+
+    Deterministic schemes that differ only by relabelling signals carry the same information;
+    this keeps one of each (the Bell number of them: 2, 5, 15 for 2, 3, 4 states). Every
+    scheme has ``n_states`` signal columns (unused ones are zero), so menus stack; the first
+    is no information and the last full revelation.
+    """
+    if n_states < 1:
+        raise ValueError("n_states must be positive.")
+    out = []
+
+    def grow(assign, n_blocks):
+        if len(assign) == n_states:
+            out.append(np.eye(n_states)[assign])
+            return
+        for b in range(n_blocks + 1):
+            grow(assign + [b], max(n_blocks, b + 1))
+
+    grow([], 0)
+    return out
 
 
 @dataclass(frozen=True)
