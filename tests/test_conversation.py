@@ -134,3 +134,12 @@ def test_noisy_agents_are_bounded_with_the_right_mean():
         sample_noisy_agents(rng, user, 3, kind="gaussian")
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         sample_noisy_agents(rng, user + 1, 3)
+
+
+def test_garbled_priors_always_satisfy_substitutes():
+    from avc.substitutes import garbled_prior, information_substitutes
+
+    rng = np.random.default_rng(11)
+    for _ in range(10):
+        prior = garbled_prior(rng)
+        assert information_substitutes(prior, rng.uniform(size=(3, prior.n_states))).holds

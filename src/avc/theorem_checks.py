@@ -36,6 +36,8 @@ from avc.alignment import weighted_alignment
 
 __all__ = [
     "BoundCheck",
+    "corollary1_closeness",
+    "estimation_errors",
     "reference_closeness",
     "stable_profiles",
     "theorem1_check",
@@ -252,3 +254,33 @@ def summarise(checks: Sequence[BoundCheck]) -> dict:
         max_share_used=max(shares) if shares else float("nan"),
         min_slack=min((c.slack for c in checks if c.n_equilibria), default=float("nan")),
     )
+
+
+def estimation_errors(prior, receiver_util, scheme) -> tuple[np.ndarray, np.ndarray]:
+    """Proposition 2's estimation error of a single sender's scheme, cell by cell.
+
+    For every state ``y`` and signal ``s`` with ``P(y, s) > 0``: Alice's belief vector after
+    ``s`` against the true one, ``|u q_s - u(., y)|_inf``. Returns ``(errors, probabilities)``
+    (flat arrays); ``ε_u`` is the largest error, and Corollary 1's ``ρ(t)`` is the probability
+    of the cells whose error exceeds ``t``.
+    """
+    p = np.asarray(prior, dtype=float)
+    u = np.asarray(receiver_util, dtype=float)
+    joint = p[:, None] * np.asarray(scheme, dtype=float)  # P(y, s)
+    mass = joint.sum(axis=0)
+    errors, probs = [], []
+    for s in np.flatnonzero(mass > 0):
+        mu = u @ (joint[:, s] / mass[s])
+        for y in np.flatnonzero(joint[:, s] > 0):
+            errors.append(float(np.abs(mu - u[:, y]).max()))
+            probs.append(float(joint[y, s]))
+    return np.array(errors), np.array(probs)
+
+
+def corollary1_closeness(lam: float, errors: np.ndarray, probs: np.ndarray) -> float:
+    """Corollary 1 optimised over the event: ``min_t (e^{4λt} - 1 + P(error > t))``."""
+    best = float("inf")
+    for t in np.concatenate([[0.0], np.unique(errors)]):
+        rho = float(probs[errors > t + 1e-15].sum())
+        best = min(best, float(np.expm1(4 * lam * t)) + rho)
+    return best
