@@ -157,3 +157,27 @@ def test_theorem2_with_positive_delta_holds_on_a_random_game():
         statement, proof = theorem_checks.theorem2_check(game, [len(menu)] * 2, value)
         proof.raise_if_failed("Theorem 2 (proof form)")
         assert statement.delta >= 0
+
+
+def test_unit_interval_map_and_withholding_panel():
+    rng = np.random.default_rng(0)
+    user, agents = to_unit_interval(np.array([[2.0, -1.0]]), np.array([[[0.5, 3.0]]]))
+    assert user.min() >= 0 and agents.max() <= 1 and user[0, 1] == 0 and agents[0, 0, 1] == 1
+    for n_states in (2, 3):
+        prior, user, agents = withholding_panel(rng, n_states, 3, noise=0.05)
+        assert prior.shape == (n_states,) and user.shape == (n_states + 1, n_states) and agents.shape == (3, *user.shape)
+        assert 0 <= min(user.min(), agents.min()) and max(user.max(), agents.max()) <= 1
+    with pytest.raises(ValueError):
+        withholding_panel(rng, 1, 2, 0.0)
+
+
+def test_estimation_errors_and_corollary1():
+    prior, user = np.array([0.5, 0.5]), np.eye(2)
+    errors, probs = theorem_checks.estimation_errors(prior, user, np.eye(2))
+    assert errors.max() == 0 and probs.sum() == pytest.approx(1)
+    noisy = np.array([[0.9, 0.1], [0.1, 0.9]])
+    errors, probs = theorem_checks.estimation_errors(prior, user, noisy)
+    assert errors.max() == pytest.approx(0.9)  # after the wrong signal her belief is 0.1 vs truth 1
+    # Corollary 1 never exceeds Proposition 2 (t = max error, ρ = 0) and is at most 1 + e^0 - 1 at t = 0
+    assert theorem_checks.corollary1_closeness(2.0, errors, probs) <= np.expm1(4 * 2.0 * errors.max()) + 1e-12
+    assert theorem_checks.corollary1_closeness(2.0, errors, probs) <= 1.0 + 1e-12
