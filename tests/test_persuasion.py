@@ -168,8 +168,9 @@ def test_quantal_aligned_value_signal_limits():
     prior, u = np.array([0.2, 0.3, 0.5]), np.eye(3)
     value, scheme = P.aligned_value(prior, u, n_signals=1, lam=5.0)
     assert scheme.shape == (3, 1)
-    with pytest.raises(NotImplementedError):
-        P.aligned_value(prior, u, n_signals=2, lam=5.0)
+    value, scheme = P.aligned_value(prior, u, n_signals=2, lam=5.0)
+    assert scheme.shape == (3, 2)
+    assert P.utility_under(P.induced_outcome(prior, [scheme], u, 5.0), u) == pytest.approx(value, abs=1e-12)
     with pytest.raises(ValueError):
         P.aligned_value(prior, u, n_signals=0)
 
@@ -179,3 +180,22 @@ def test_partition_schemes_one_per_partition():
     assert len(schemes) == 5 and len(P.partition_schemes(4)) == 15
     assert np.array_equal(schemes[0], P.no_information(3, 3)) and np.array_equal(schemes[-1], np.eye(3))
     assert all(s.shape == (3, 3) and np.allclose(s.sum(axis=1), 1) for s in schemes)
+
+
+def test_quantal_benchmark_with_two_signals_beats_a_different_grid_and_the_old_partitions():
+    # the case: three states, two signals, a quantal Alice; the old value was the best
+    # deterministic partition, which grid schemes beat
+    rng = np.random.default_rng(7)
+    grid = P.grid_schemes(3, 2, 7)  # step 1/7 is not on the benchmark's 1/24 grid
+    for _ in range(5):
+        prior, u, lam = rng.dirichlet(np.ones(3)), rng.uniform(size=(3, 3)), 10.0
+        value, _ = P.aligned_value(prior, u, n_signals=2, lam=lam)
+        brute = P.quantal_scheme_values(prior, u, lam, grid).max()
+        partitions = P.quantal_scheme_values(prior, u, lam, P.deterministic_schemes(3, 2)).max()
+        assert value >= brute - 1e-9 and value >= partitions - 1e-12
+    # partitions alone are not optimal for a quantal Alice: here a randomised split wins
+    prior = np.array([0.12, 0.192, 0.688])
+    u = np.array([[0.633, 0.007, 0.763], [0.961, 0.845, 0.817], [0.474, 0.735, 0.489]])
+    value, scheme = P.aligned_value(prior, u, n_signals=2, lam=10.0)
+    partitions = P.quantal_scheme_values(prior, u, 10.0, P.deterministic_schemes(3, 2)).max()
+    assert value > partitions + 5e-4 and 0.05 < scheme[2, 0] < 0.95

@@ -42,6 +42,7 @@ __all__ = [
     "partition_schemes",
     "quantal_belief_value",
     "quantal_concavification",
+    "quantal_scheme_values",
     "receiver_actions",
     "receiver_policy",
     "signal_joint",
@@ -409,6 +410,50 @@ def quantal_concavification(prior, receiver_util, lam: float, resolution: int | 
                            upper_bound=max(upper, float(best_value)))
 
 
+def quantal_scheme_values(prior, receiver_util, lam: float, schemes) -> np.ndarray:
+    """A λ-quantal Alice's utility under each scheme of a list (vectorised)."""
+    stack = np.stack([np.asarray(sch, dtype=float) for sch in schemes])  # (n, n_states, n_signals)
+    p = np.asarray(prior, dtype=float)
+    u = np.asarray(receiver_util, dtype=float)
+    joint = p[None, :, None] * stack  # P(y, s)
+    mass = joint.sum(axis=1)
+    q = joint / np.where(mass > 0, mass, 1.0)[:, None, :]
+    mu = np.einsum("ay,nys->nsa", u, q)
+    return (mass * (quantal_response(mu, lam) * mu).sum(axis=2)).sum(axis=1)
+
+
+def _quantal_limited_signals(p: np.ndarray, u: np.ndarray, lam: float, n_signals: int) -> tuple[float, np.ndarray]:
+    from scipy.optimize import minimize
+
+    n = len(p)
+    if n > 4:
+        raise NotImplementedError("the quantal benchmark with a signal limit is implemented for at most 4 states.")
+    resolution = {2: 200, 3: 24, 4: 8}[n] if n_signals == 2 else {3: 8, 4: 4}.get(n, 4)
+    best_value, best_scheme = -np.inf, None
+    candidates = grid_schemes(n, n_signals, resolution)
+    for start in range(0, len(candidates), 20000):
+        chunk = candidates[start : start + 20000]
+        values = quantal_scheme_values(p, u, lam, chunk)
+        j = int(np.argmax(values))
+        if values[j] > best_value:
+            best_value, best_scheme = float(values[j]), chunk[j]
+
+    def objective(flat):
+        scheme = np.clip(flat.reshape(n, n_signals), 0, None)
+        scheme = scheme / scheme.sum(axis=1, keepdims=True)
+        return -float(quantal_scheme_values(p, u, lam, [scheme])[0])
+
+    constraints = [{"type": "eq", "fun": lambda flat, y=y: flat.reshape(n, n_signals)[y].sum() - 1} for y in range(n)]
+    polished = minimize(objective, best_scheme.ravel(), method="SLSQP", bounds=[(0, 1)] * (n * n_signals),
+                        constraints=constraints, options=dict(maxiter=300, ftol=1e-14))
+    scheme = np.clip(polished.x.reshape(n, n_signals), 0, None)
+    scheme = scheme / scheme.sum(axis=1, keepdims=True)
+    value = utility_under(induced_outcome(p, [scheme], u, lam), u)
+    if value > best_value:
+        return float(value), scheme
+    return best_value, best_scheme
+
+
 def aligned_value(prior, receiver_util, n_signals: int | None = None, lam: float | None = None) -> tuple[float, np.ndarray]:
     """``U_A(C*)``: the best Alice can get from one perfectly aligned sender, and a scheme for it.
 
@@ -422,8 +467,10 @@ def aligned_value(prior, receiver_util, n_signals: int | None = None, lam: float
       states (Carathéodory: that many posteriors suffice) the value is the numerical
       concavification of :func:`quantal_concavification` (LP on a posterior grid, polished;
       its certified upper bound is within about 1e-4 on the book's instances). With one
-      signal it is the value of no information. Other signal limits with a quantal Alice
-      are not supported.
+      signal it is the value of no information. With ``1 < n_signals < n_states`` it is a
+      numerical optimum without certificate: the best scheme on a grid of schemes
+      (:func:`quantal_scheme_values`, step 1/24 for three states) polished by a local
+      optimiser (at most 4 states).
     """
     p = _check_prior(prior)
     n_states = len(p)
@@ -434,10 +481,7 @@ def aligned_value(prior, receiver_util, n_signals: int | None = None, lam: float
             scheme = no_information(n_states)
             return utility_under(induced_outcome(p, [scheme], receiver_util, lam), receiver_util), scheme
         if n_signals is not None and n_signals < n_states:
-            raise NotImplementedError(
-                "the quantal benchmark with fewer signals than states (but more than one) is not implemented; "
-                "use n_signals=None or a best-responding Alice."
-            )
+            return _quantal_limited_signals(np.asarray(p, dtype=float), np.asarray(receiver_util, dtype=float), lam, n_signals)
         best = quantal_concavification(np.asarray(p, dtype=float), receiver_util, lam)
         return best.value, best.scheme
     candidates = (
