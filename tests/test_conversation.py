@@ -134,3 +134,24 @@ def test_noisy_agents_are_bounded_with_the_right_mean():
         sample_noisy_agents(rng, user, 3, kind="gaussian")
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         sample_noisy_agents(rng, user + 1, 3)
+
+
+def test_garbled_priors_always_satisfy_substitutes():
+    from avc.substitutes import garbled_prior, information_substitutes
+
+    rng = np.random.default_rng(11)
+    for _ in range(10):
+        prior = garbled_prior(rng)
+        assert information_substitutes(prior, rng.uniform(size=(3, prior.n_states))).holds
+
+
+def test_theorem5_best_bound_and_threshold():
+    bound, delta_conv, lam = bounds.best_theorem5_bound(1.0, 0.0, 2, 1e20)
+    assert 0 < delta_conv < 1 and lam > 0 and bound.bound > 0.5
+    # no grid point beats the optimiser
+    for d in (1e-3, 1e-2, 0.05):
+        for lam_ in (1.0, 3.0, 10.0):
+            assert bounds.theorem5_bound(1.0, 0.0, 2, lam_, 1e20, d).bound <= bound.bound + 1e-9
+    threshold = bounds.theorem5_threshold(1.0, 0.0, 2)
+    assert 1e15 < threshold < 1e17
+    assert bounds.best_theorem5_bound(1.0, 0.0, 2, threshold * 0.9)[0].bound < 0 < bounds.best_theorem5_bound(1.0, 0.0, 2, threshold * 1.1)[0].bound

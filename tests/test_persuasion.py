@@ -113,3 +113,89 @@ def test_bad_inputs_are_explained():
         P.induced_outcome([0.5, 0.5], np.eye(2), JUDGE)
     with pytest.raises(ValueError, match="same shape"):
         P.optimal_scheme([0.5, 0.5], np.zeros((3, 2)), JUDGE)
+
+
+# --- the quantal benchmark is an optimum over schemes (issue 18) --------------------------
+
+def _quantal_values_of_schemes(prior, u, lam, schemes):
+    """Alice's quantal utility under each scheme, vectorised (brute force for the tests)."""
+    stack = np.stack(schemes)  # (n, n_states, n_signals)
+    joint = prior[None, :, None] * stack  # P(y, s)
+    mass = joint.sum(axis=1)  # (n, n_signals)
+    q = joint / np.where(mass > 0, mass, 1.0)[:, None, :]
+    mu = np.einsum("ay,nys->nsa", u, q)
+    from avc.quantal import quantal_response
+
+    return (mass * (quantal_response(mu, lam) * mu).sum(axis=2)).sum(axis=1)
+
+
+def test_quantal_counterexample_no_information_beats_full_revelation():
+    prior, u, lam = np.array([0.5, 0.5]), np.array([[0.3, 1.0], [0.0, 0.0]]), 10.0
+    full = P.utility_under(P.induced_outcome(prior, [P.full_revelation(2)], u, lam), u)
+    none = P.utility_under(P.induced_outcome(prior, [P.no_information(2)], u, lam), u)
+    assert full == pytest.approx(0.64286, abs=1e-5) and none == pytest.approx(0.64902, abs=1e-5)
+    value, scheme = P.aligned_value(prior, u, lam=lam)
+    assert value >= none - 1e-12 and value > full + 0.006
+    # the value is attained by the scheme returned
+    assert P.utility_under(P.induced_outcome(prior, [scheme], u, lam), u) == pytest.approx(value, abs=1e-12)
+    best = P.quantal_concavification(prior, u, lam)
+    assert best.value <= best.upper_bound
+
+
+@pytest.mark.parametrize("n_states, n_signals, resolution", [(2, 2, 60), (2, 3, 16), (3, 2, 10), (3, 3, 5)])
+def test_quantal_benchmark_beats_every_scheme_on_a_grid(n_states, n_signals, resolution):
+    rng = np.random.default_rng(n_states * 10 + n_signals)
+    schemes = P.grid_schemes(n_states, n_signals, resolution)
+    for _ in range(6):
+        prior = rng.dirichlet(np.ones(n_states))
+        u = rng.uniform(size=(3, n_states))
+        lam = float(rng.choice([3.0, 10.0, 30.0]))
+        value, _ = P.aligned_value(prior, u, lam=lam)
+        brute = _quantal_values_of_schemes(prior, u, lam, schemes).max()
+        assert value >= brute - 1e-9, (value, brute)
+        assert P.quantal_concavification(prior, u, lam).upper_bound >= value
+
+
+def test_quantal_belief_value_is_not_convex_and_grid_is_the_simplex():
+    u = np.array([[0.3, 1.0], [0.0, 0.0]])
+    v = P.quantal_belief_value([[1, 0], [0.5, 0.5], [0, 1]], u, 10.0)
+    assert v[1] > (v[0] + v[2]) / 2  # midpoint above the chord: not convex
+    grid = P.simplex_grid(3, 4)
+    assert len(grid) == 15 and np.allclose(grid.sum(axis=1), 1) and (grid >= 0).all()
+
+
+def test_quantal_aligned_value_signal_limits():
+    prior, u = np.array([0.2, 0.3, 0.5]), np.eye(3)
+    value, scheme = P.aligned_value(prior, u, n_signals=1, lam=5.0)
+    assert scheme.shape == (3, 1)
+    value, scheme = P.aligned_value(prior, u, n_signals=2, lam=5.0)
+    assert scheme.shape == (3, 2)
+    assert P.utility_under(P.induced_outcome(prior, [scheme], u, 5.0), u) == pytest.approx(value, abs=1e-12)
+    with pytest.raises(ValueError):
+        P.aligned_value(prior, u, n_signals=0)
+
+
+def test_partition_schemes_one_per_partition():
+    schemes = P.partition_schemes(3)
+    assert len(schemes) == 5 and len(P.partition_schemes(4)) == 15
+    assert np.array_equal(schemes[0], P.no_information(3, 3)) and np.array_equal(schemes[-1], np.eye(3))
+    assert all(s.shape == (3, 3) and np.allclose(s.sum(axis=1), 1) for s in schemes)
+
+
+def test_quantal_benchmark_with_two_signals_beats_a_different_grid_and_the_old_partitions():
+    # the issue's case: three states, two signals, a quantal Alice; the old value was the best
+    # deterministic partition, which grid schemes beat
+    rng = np.random.default_rng(7)
+    grid = P.grid_schemes(3, 2, 7)  # step 1/7 is not on the benchmark's 1/24 grid
+    for _ in range(5):
+        prior, u, lam = rng.dirichlet(np.ones(3)), rng.uniform(size=(3, 3)), 10.0
+        value, _ = P.aligned_value(prior, u, n_signals=2, lam=lam)
+        brute = P.quantal_scheme_values(prior, u, lam, grid).max()
+        partitions = P.quantal_scheme_values(prior, u, lam, P.deterministic_schemes(3, 2)).max()
+        assert value >= brute - 1e-9 and value >= partitions - 1e-12
+    # partitions alone are not optimal for a quantal Alice: here a randomised split wins
+    prior = np.array([0.12, 0.192, 0.688])
+    u = np.array([[0.633, 0.007, 0.763], [0.961, 0.845, 0.817], [0.474, 0.735, 0.489]])
+    value, scheme = P.aligned_value(prior, u, n_signals=2, lam=10.0)
+    partitions = P.quantal_scheme_values(prior, u, 10.0, P.deterministic_schemes(3, 2)).max()
+    assert value > partitions + 5e-4 and 0.05 < scheme[2, 0] < 0.95

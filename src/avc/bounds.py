@@ -15,12 +15,16 @@ at most 0, or an error term of 1 or more.
 from __future__ import annotations
 
 import math
+
+import numpy as np
 from dataclasses import dataclass
 
 __all__ = [
     "EquilibriumBound",
     "agreement_level",
     "agreement_rounds",
+    "best_theorem5_bound",
+    "theorem5_threshold",
     "closeness_from_estimation",
     "corollary3_bound",
     "linearised_closeness",
@@ -132,3 +136,35 @@ def corollary3_bound(opt: float, eps: float, n_actions: int, lam: float, n_round
         quantal=math.log(n_actions) / lam,
         zeta=zeta,
     )
+
+
+def best_theorem5_bound(opt: float, eps: float, n_actions: int, n_rounds: float) -> tuple[EquilibriumBound, float, float]:
+    """Theorem 5's bound maximised over ``δ_conv`` and λ for a given number of rounds.
+
+    A coarse grid in ``(log δ_conv, log λ)`` is refined by Nelder–Mead from its best point.
+    Returns the bound and the maximising ``(δ_conv, λ)``.
+    """
+    from scipy.optimize import minimize
+
+    def value(log_params):
+        delta_conv, lam = math.exp(log_params[0]), math.exp(log_params[1])
+        if not 0 < delta_conv < 1:
+            return math.inf
+        return -theorem5_bound(opt, eps, n_actions, lam, n_rounds, delta_conv).bound
+
+    candidates = [(math.log(d), math.log(l)) for d in (1e-8, 1e-6, 1e-4, 1e-2, 0.1, 0.3) for l in (0.1, 1, 10, 100, 1e3, 1e4, 1e5)]
+    start = min(candidates, key=value)
+    result = minimize(value, start, method="Nelder-Mead", options=dict(xatol=1e-6, fatol=1e-12, maxiter=2000))
+    best = result.x if result.fun <= value(start) else np.asarray(start)
+    delta_conv, lam = math.exp(best[0]), math.exp(best[1])
+    return theorem5_bound(opt, eps, n_actions, lam, n_rounds, delta_conv), delta_conv, lam
+
+
+def theorem5_threshold(opt: float, eps: float, n_actions: int, lo: float = 1e3, hi: float = 1e40) -> float:
+    """The number of rounds at which the best Theorem 5 bound crosses zero (bisection in log K)."""
+    from scipy.optimize import brentq
+
+    f = lambda log_k: best_theorem5_bound(opt, eps, n_actions, 10.0**log_k)[0].bound
+    if f(math.log10(lo)) > 0 or f(math.log10(hi)) <= 0:
+        raise ValueError("the bound does not cross zero between lo and hi.")
+    return 10.0 ** brentq(f, math.log10(lo), math.log10(hi), xtol=1e-3)

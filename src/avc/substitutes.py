@@ -19,7 +19,7 @@ import numpy as np
 
 from avc.model import CommonPrior, check_utility
 
-__all__ = ["SubstitutesCheck", "information_substitutes"]
+__all__ = ["SubstitutesCheck", "binary_signals_prior", "garbled_prior", "information_substitutes"]
 
 MAX_FEATURES = 10
 
@@ -85,3 +85,23 @@ def information_substitutes(prior: CommonPrior, user_util, tol: float = 1e-12) -
         bob_subset=None if holds else where[2],
         n_checked=count,
     )
+
+
+def garbled_prior(rng: np.random.Generator, n_states: int = 3, n_bob_features: int = 3, n_alice_features: int = 2) -> CommonPrior:
+    """A random prior in which Alice's feature is a garbling of Bob's: ``y -> x_B -> x_A``.
+
+    Once ``x_B`` is known, ``x_A`` adds nothing (the left side of Definition 14 is 0) and the
+    right side is a reduction of mean squared error (never negative), so **information
+    substitutes always hold** for these priors, whatever the utility; the checker confirms it.
+    """
+    p_y = rng.dirichlet(np.ones(n_states))
+    bob = rng.dirichlet(0.5 * np.ones(n_bob_features), size=n_states)  # P(x_B | y), fairly informative
+    alice = rng.dirichlet(np.ones(n_alice_features), size=n_bob_features)  # P(x_A | x_B)
+    return CommonPrior(np.einsum("y,yb,ba->aby", p_y, bob, alice))
+
+
+def binary_signals_prior(rng: np.random.Generator) -> CommonPrior:
+    """Two states and two conditionally independent binary signals, one for each side.
+
+    Substitutes often hold here (not always: the checker decides each draw)."""
+    return CommonPrior.from_signals(rng.dirichlet(np.ones(2)), rng.dirichlet(np.ones(2), size=2), rng.dirichlet(np.ones(2), size=2))
