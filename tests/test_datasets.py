@@ -77,6 +77,9 @@ def test_no_local_data_and_no_download_is_explained(monkeypatch):
     [
         (RATINGS.replace("rating,", "stars,"), MOVIES, "lacks the column"),
         (RATINGS.replace("4.5", "7.0"), MOVIES, "outside 0.5"),
+        # just past each end of the 0.5-5 star scale: a widened check would let these through
+        (RATINGS.replace("4.5", "5.5"), MOVIES, "outside 0.5"),
+        (RATINGS.replace("0.5", "0.0"), MOVIES, "outside 0.5"),
         (RATINGS.replace("1,3,4.5", "1,99,4.5"), MOVIES, "missing from movies.csv"),
     ],
 )

@@ -79,6 +79,14 @@ def test_two_servers_with_one_model_name_never_share_replies(tmp_path):
         assert store.count() == 12
 
 
+def test_two_models_on_one_server_never_share_replies(tmp_path):
+    cache = tmp_path / "c.sqlite"
+    with OpenAICompatibleTestServer(models=("m1", "m2")) as server:
+        score_panel(config(server.base_url, model="m1"), PERSONAS, ITEMS, cache=cache, progress=False)
+        other = score_panel(config(server.base_url, model="m2"), PERSONAS, ITEMS, cache=cache, progress=False)
+        assert other.n_cached == 0 and server.completions == 12
+
+
 def test_the_model_a_server_reports_and_its_fingerprint_are_recorded(tmp_path):
     with OpenAICompatibleTestServer() as server:
         run = score_panel(config(server.base_url, seed=7), PERSONAS.iloc[:1], ITEMS.iloc[:1], cache=tmp_path / "c.sqlite",
@@ -357,3 +365,18 @@ def test_panel_from_calls_keeps_agents_with_no_valid_reply():
     calls = pd.DataFrame({"item_id": ["i0", "i0"], "persona_id": ["baseline", "a"], "score": [50.0, None]})
     panel = panel_from_calls(calls)
     assert list(panel.columns) == ["baseline", "a"] and panel["a"].isna().all()
+
+
+def test_panels_with_different_sampling_keep_their_own_settings(tmp_path):
+    """Two panels on one server (ETHICS without, movies with log-probabilities): the server is
+    checked once, and each panel is scored, cached and found again with its own settings."""
+    plain, with_logprobs = config("x", max_tokens=5), config("x", max_tokens=3, logprobs=True)
+    with OpenAICompatibleTestServer() as server:
+        plain, with_logprobs = (ClientConfig(**{**c.__dict__, "base_url": server.base_url}) for c in (plain, with_logprobs))
+        runs = live.score_live_many({"a": (plain, PERSONAS, ITEMS), "b": (with_logprobs, PERSONAS, ITEMS)},
+                                    cache=tmp_path / "c.sqlite", echo=quiet, progress=False)
+        assert runs["b"].calls.expected_score.notna().all() and runs["a"].calls.expected_score.isna().all()
+        assert server.completions == 12 + 1  # both panels, and one probe
+        again = live.score_live_many({"a": (plain, PERSONAS, ITEMS), "b": (with_logprobs, PERSONAS, ITEMS)},
+                                     cache=tmp_path / "c.sqlite", echo=quiet, progress=False)
+        assert server.completions == 13 and all(r.n_cached == 6 for r in again.values())

@@ -41,6 +41,7 @@ __all__ = [
     "check_server",
     "plan_run",
     "score_live",
+    "score_live_many",
 ]
 
 BACKENDS = ("replay", "openai", "local")
@@ -224,27 +225,53 @@ def score_live(config: ClientConfig, personas: pd.DataFrame, items: pd.DataFrame
                cache=None, progress: bool = True, echo=print) -> ScoringRun:
     """Plan, check, score and report a live run; raise before the first request if it cannot or
     may not run, and after the last if any call got no reply (a rerun resumes from the cache)."""
+    return score_live_many({"": (config, personas, items)}, max_calls=max_calls, cache=cache, progress=progress,
+                           echo=echo)[""]
+
+
+def score_live_many(runs: dict[str, tuple[ClientConfig, pd.DataFrame, pd.DataFrame]], *,
+                    max_calls: int = DEFAULT_MAX_CALLS, cache=None, progress: bool = True,
+                    echo=print) -> dict[str, ScoringRun]:
+    """:func:`score_live` for several panels (e.g. one per domain) under one plan: every plan is
+    printed and ``max_calls`` bounds their total before anything is sent; each server is checked
+    once; each panel's run is reported, and the first incomplete one stops the rest."""
     if isinstance(max_calls, bool) or not isinstance(max_calls, int) or max_calls < 0:
         raise ValueError(f"max_calls must be a non-negative integer; got {max_calls!r}.")
+
+    def say(name, text):
+        echo(f"{name}: {text}" if name else text)
+
     store, owned = open_cache(cache)
+    results = {}
     try:
-        plan = plan_run(config, personas, items, store)
-        echo(plan.describe())
-        if plan.to_call > max_calls:
+        plans = {name: plan_run(config, personas, items, store) for name, (config, personas, items) in runs.items()}
+        for name, plan in plans.items():
+            say(name, plan.describe())
+        total = sum(plan.to_call for plan in plans.values())
+        if total > max_calls:
             raise CostGuardError(
-                f"this run would make {plan.to_call:,} calls, more than max_calls = {max_calls:,}. Nothing was sent. "
-                f"To allow it, pass -p max_calls {plan.to_call} (or make it smaller with n_items or n_agents).")
-        if plan.to_call:
-            store.check_space(plan.to_call)
-            info, config = check_server(config)
-            seed = {True: f"seed {config.seed} accepted", False: "seed refused (not sent)", None: "no seed"}
-            echo(f"server {info.url} answers as {info.model_reported!r}"
-                 + (f" (fingerprint {info.system_fingerprint})" if info.system_fingerprint else "")
-                 + f"; {seed[info.seed_accepted]}")
-        run = score_panel(config, personas, items, cache=store, progress=progress)
+                f"this run would make {total:,} calls, more than max_calls = {max_calls:,}. Nothing was sent. "
+                f"To allow it, pass -p max_calls {total} (or make it smaller with n_items or n_agents).")
+        if total:
+            store.check_space(total)
+        checked = {}
+        for name, (config, personas, items) in runs.items():
+            if plans[name].to_call:
+                server = (config.url, config.model, config.seed, config.api_key_env)
+                if server not in checked:
+                    info, _ = check_server(config)
+                    checked[server] = info.seed_accepted
+                    seed = {True: f"seed {config.seed} accepted", False: "seed refused (not sent)", None: "no seed"}
+                    say(name, f"server {info.url} answers as {info.model_reported!r}"
+                        + (f" (fingerprint {info.system_fingerprint})" if info.system_fingerprint else "")
+                        + f"; {seed[info.seed_accepted]}")
+                if checked[server] is False:  # this panel's own settings, without the refused seed
+                    config = replace(config, seed=None)
+            run = score_panel(config, personas, items, cache=store, progress=progress)
+            say(name, run.report())
+            run.raise_if_incomplete()
+            results[name] = run
     finally:
         if owned:
             store.close()
-    echo(run.report())
-    run.raise_if_incomplete()
-    return run
+    return results
