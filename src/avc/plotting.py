@@ -6,7 +6,7 @@ label on the page: nothing is shrunk by the browser. The helpers below keep it t
 
 - :func:`figure` and :func:`panel_grid` make figures of the column's width; ``panel_grid``
   lays 3-4 panels out two per row instead of squeezing them into one row;
-- :func:`facet_kws` gives seaborn's figure-level functions (``relplot``, ``catplot``) the same
+- :func:`facet_layout` gives seaborn's figure-level functions (``relplot``, ``catplot``) the same
   layout (``col_wrap=2`` and a panel size that fits the column);
 - :data:`METHOD_COLORS` gives each fitting method of Section F its own colour, in every chapter;
   :func:`method_palette` hands it to seaborn (``palette=method_palette(names)``);
@@ -34,7 +34,7 @@ __all__ = [
     "METHOD_COLORS",
     "OUTPUT_WIDTH",
     "PALETTE",
-    "facet_kws",
+    "facet_layout",
     "figure",
     "legend_below",
     "method_palette",
@@ -55,8 +55,9 @@ DPI = 100
 """Pixels per inch of the figures: one figure pixel is one CSS pixel on the page (retina PNGs
 carry twice as many pixels and say so, so they stay sharp without growing)."""
 
-OUTPUT_WIDTH = 88
-"""Characters that fit on one line of a code-output box on the page (see tests/test_html.py)."""
+OUTPUT_WIDTH = 80
+"""Characters that fit on one line of a code-output box on the page at a 1280 px window
+(measured in headless Chromium: the box is about 670 px wide, a character 8.2 px)."""
 
 # Section F's methods, each with its own colour (colour-blind palette, no two of one hue):
 # the single-agent baselines in blues and grey, the mixtures in green, orange, vermillion.
@@ -145,26 +146,43 @@ def panel_grid(n_panels: int, panel_height: float = 3.0, ncols: int | None = Non
     return fig, axes[:n_panels]
 
 
-def facet_kws(n_panels: int, panel_height: float = 3.0) -> dict:
+def facet_layout(n_panels: int, panel_height: float = 3.0, **grid_kws) -> dict:
     """Keyword arguments that make a seaborn figure-level plot (``relplot``, ``catplot``,
-    ``displot`` with ``col=...``) fit the column, two panels per row::
+    ``displot`` with ``col=...``) fit the column, two panels per row, with its legend kept
+    inside (move it under the panels with :func:`legend_below`)::
 
-        sns.relplot(data=df, x="k", y="eps", col="setting", **facet_kws(4))
+        grid = sns.relplot(data=df, x="k", y="eps", hue="method", col="setting", kind="line",
+                           **facet_layout(4, sharex=False))
+        legend_below(grid.figure, ncol=3)
+
+    ``grid_kws`` go to the FacetGrid (``sharex``, ``sharey``, ...).
     """
     ncols = min(2, n_panels)
-    kws = {"height": panel_height, "aspect": COLUMN_WIDTH / ncols / panel_height}
+    # seaborn's default puts the legend outside and widens the figure by its width: keep it in
+    kws = {"height": panel_height, "aspect": COLUMN_WIDTH / ncols / panel_height,
+           "facet_kws": {"legend_out": False, **grid_kws}}
     if n_panels > 2:
         kws["col_wrap"] = 2
     return kws
 
 
 def legend_below(fig, ax=None, ncol: int = 2, **legend_kw):
-    """One legend for the whole figure, centred under the panels (and removed from ``ax``)."""
+    """One legend for the whole figure, centred under the panels; the axes' legends go.
+
+    The entries come from ``ax``'s legend if it has one (as seaborn draws it), else from the
+    labelled artists of ``ax`` (default: the first axes). Labels pass through :func:`pretty`.
+    """
     source = ax if ax is not None else fig.axes[0]
-    handles, labels = source.get_legend_handles_labels()
+    legend = source.get_legend()
+    if legend is not None:
+        handles, labels = legend.legend_handles, [t.get_text() for t in legend.get_texts()]
+    else:
+        handles, labels = source.get_legend_handles_labels()
     for a in fig.axes:
         if a.get_legend() is not None:
             a.get_legend().remove()
+    for old in list(fig.legends):
+        old.remove()
     return fig.legend(handles, [pretty(label) for label in labels], loc="upper center",
                       bbox_to_anchor=(0.5, 0.0), ncol=ncol, frameon=False, **legend_kw)
 
