@@ -128,11 +128,17 @@ _FAILED = pytest.StashKey[set]()
 _STARTED = pytest.StashKey[dict]()
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     reused = config.stash.get(_REUSED, set())
     if reused:
         items[:] = [i for i in items if isinstance(i, CachedExecution) or Path(i.path) not in reused
                     or not type(i).__name__ == "IPyNbCell"]
+    # With pytest-xdist (--dist loadgroup) the cells of one notebook share a kernel, so they
+    # must run on one worker; every other test is spread over the workers one by one.
+    for item in items:
+        if type(item).__name__ == "IPyNbCell":
+            item.add_marker(pytest.mark.xdist_group(name=Path(item.path).name))
 
 
 def _is_nbval_cell(item) -> bool:

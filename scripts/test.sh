@@ -8,7 +8,7 @@
 #  3. The checks of the built pages (tests/test_html.py): what a reader sees.
 source "$(dirname "${BASH_SOURCE[0]}")/venv.sh"
 python scripts/execution_cache.py link >/dev/null
-python -m pytest -n "${AVC_TEST_WORKERS:-2}" --dist loadfile --nbval-lax --nbval-current-env \
+python -m pytest -n "${AVC_TEST_WORKERS:-2}" --dist loadgroup --nbval-lax --nbval-current-env \
     -m "not built_html" tests book "$@"
 bash "$REPO_ROOT/scripts/build_book.sh"
 AVC_REQUIRE_HTML=1 python -m pytest -m built_html tests/test_html.py "$@"
