@@ -81,15 +81,7 @@ class CachedExecution(pytest.Item):
         self.pk, self.notebook, self.data = pk, notebook, data
 
     def runtest(self):
-        problems = []
-        for number, cell in enumerate(c for c in self.notebook.cells if c.cell_type == "code"):
-            if not cell.source.strip():
-                continue
-            if cell.get("execution_count") is None and not cell.outputs:
-                problems.append(f"Cell {number} was not executed")
-            for output in cell.outputs:
-                if output.get("output_type") == "error":
-                    problems.append(f"Cell {number} raised {output.get('ename')}: {output.get('evalue')}")
+        problems = execution_cache.stored_execution_problems(self.notebook)
         if problems:
             raise AssertionError(f"{self.path.name}: the stored execution (cache record {self.pk}) is not clean:\n"
                                  + "\n".join(problems))

@@ -76,6 +76,21 @@ def inputs_hash() -> str:
     return digest.hexdigest()[:16]
 
 
+def stored_execution_problems(notebook) -> list[str]:
+    """What is wrong with an executed notebook read from the cache: code cells that did not
+    run, and cells that raised (an empty list for a clean execution)."""
+    problems = []
+    for number, cell in enumerate(c for c in notebook.cells if c.cell_type == "code"):
+        if not cell.source.strip():
+            continue
+        if cell.get("execution_count") is None and not cell.get("outputs"):
+            problems.append(f"Cell {number} was not executed")
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                problems.append(f"Cell {number} raised {output.get('ename')}: {output.get('evalue')}")
+    return problems
+
+
 def cache_path() -> Path:
     """The cache folder for the current inputs (not created)."""
     return CACHE_ROOT / inputs_hash()
