@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
-# Command 2: every test. The strict book build (command 1) first, so a chapter that breaks
-# the book fails; then pytest: unit tests of avc, the committed-notebook checks, the
-# papermill smoke runs (tests/) and nbval over every notebook in book/.
+# Command 2: every test.
+#  1. pytest on both cores (pytest-xdist): unit tests of avc, the committed-notebook checks,
+#     the papermill smoke runs, and nbval over every chapter in book/. nbval executes a chapter
+#     only when the build (or an earlier test run) has not executed this exact chapter with
+#     these exact inputs; what it executes is stored for the build (conftest.py).
+#  2. The strict book build (command 1), which renders the chapters stored in step 1.
+#  3. The checks of the built pages (tests/test_html.py): what a reader sees.
 source "$(dirname "${BASH_SOURCE[0]}")/venv.sh"
+python scripts/execution_cache.py link >/dev/null
+python -m pytest -n "${AVC_TEST_WORKERS:-2}" --dist loadgroup --nbval-lax --nbval-current-env \
+    -m "not built_html" tests book "$@"
 bash "$REPO_ROOT/scripts/build_book.sh"
-python -m pytest --nbval-lax --nbval-current-env tests book "$@"
+AVC_REQUIRE_HTML=1 python -m pytest -m built_html tests/test_html.py "$@"

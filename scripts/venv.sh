@@ -1,23 +1,12 @@
-# Sourced by the other scripts: create or reuse .venv in the repository and make sure it
-# holds requirements.txt and the avc package (pip install -e .). Re-installs only when
-# requirements.txt or pyproject.toml changed since the last install.
+# Sourced by the other scripts: create or reuse the virtual environment (.venv in the repository,
+# or $AVC_VENV) and make sure it holds exactly the versions of requirements.lock and the avc
+# package (pip install -e .). Re-installs only when requirements.lock or pyproject.toml changed
+# since the last install. Refresh the lock file with: bash scripts/lock.sh
 set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="$REPO_ROOT/.venv"
+VENV="${AVC_VENV:-$REPO_ROOT/.venv}"
 STAMP="$VENV/.avc-install-stamp"
-
-pick_python() {
-    for candidate in "${PYTHON:-}" python3.11 python3; do
-        [ -n "$candidate" ] || continue
-        if command -v "$candidate" >/dev/null 2>&1 &&
-            "$candidate" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)'; then
-            echo "$candidate"
-            return 0
-        fi
-    done
-    echo "error: Python 3.11 or newer is needed (set PYTHON=/path/to/python3.11)." >&2
-    return 1
-}
+source "$REPO_ROOT/scripts/pick_python.sh"
 
 if [ ! -x "$VENV/bin/python" ]; then
     python_bin="$(pick_python)"
@@ -25,11 +14,11 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$python_bin" -m venv "$VENV"
 fi
 
-wanted="$(cat "$REPO_ROOT/requirements.txt" "$REPO_ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)"
+wanted="$(cat "$REPO_ROOT/requirements.lock" "$REPO_ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$wanted" ]; then
-    echo "==> installing requirements.txt and avc into $VENV"
+    echo "==> installing requirements.lock (exact versions) and avc into $VENV"
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet -r "$REPO_ROOT/requirements.txt"
+    "$VENV/bin/python" -m pip install --quiet -r "$REPO_ROOT/requirements.lock"
     "$VENV/bin/python" -m pip install --quiet --no-deps -e "$REPO_ROOT"
     echo "$wanted" >"$STAMP"
 fi

@@ -1,0 +1,115 @@
+"""Screenshot every page of the built book as a reader sees it, for a person to look at.
+
+    python scripts/screenshots.py                 # all pages of _build/html -> _build/screenshots/
+    python scripts/screenshots.py b_model h_noisy  # only pages whose path contains one of these
+
+Uses headless Chromium from the distribution (Debian: ``apt-get install chromium``), offline:
+the page is loaded from the file system. Each page is shot at reading width (1280 px window,
+the book's text column about 720 px) over its full height, as ``<page>.png``; very long pages
+are cut into ``<page>-<n>.png`` slices of at most 4000 px so that an image viewer shows them
+legibly. Needs Pillow only for the slicing (skipped without it).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+HTML_DIR = REPO_ROOT / "_build" / "html"
+OUT_DIR = REPO_ROOT / "_build" / "screenshots"
+WIDTH = 1280
+SLICE = 4000
+SKIPPED = {"genindex.html", "search.html"}
+
+
+def chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    sys.exit("no Chromium found: install it with  apt-get install -y chromium")
+
+
+def page_height(browser: str, page: Path) -> int:
+    """The page's full height at reading width, measured in the browser after its scripts
+    (MathJax) ran: a wrapper page loads it in a frame and writes the height into its own DOM."""
+    with tempfile.TemporaryDirectory() as tmp:
+        wrapper = Path(tmp) / "measure.html"
+        wrapper.write_text(
+            f'<html><body style="margin:0"><iframe id="f" src="{page.as_uri()}" '
+            f'style="width:{WIDTH}px;height:1000px;border:0"></iframe><script>'
+            "document.getElementById('f').onload = () => setTimeout(() => {"
+            "document.body.setAttribute('data-height', "
+            "document.getElementById('f').contentDocument.documentElement.scrollHeight)}, 4000);"
+            "</script></body></html>"
+        )
+        dom = subprocess.run(
+            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--allow-file-access-from-files",
+             f"--user-data-dir={tmp}/profile", f"--window-size={WIDTH + 20},1000", "--virtual-time-budget=15000",
+             "--dump-dom", wrapper.as_uri()],
+            capture_output=True, text=True, timeout=180,
+        ).stdout
+    found = re.search(r'data-height="(\d+)"', dom)
+    if not found:
+        print(f"warning: could not measure {page.name}; shooting 12000 px", file=sys.stderr)
+        return 12000
+    return min(60000, int(found.group(1)))
+
+
+def shoot(browser: str, page: Path, height: int) -> Path:
+    target = OUT_DIR / (page.relative_to(HTML_DIR).with_suffix(".png").as_posix().replace("/", "__"))
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run(
+            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+             f"--user-data-dir={profile}", f"--window-size={WIDTH},{height}", "--virtual-time-budget=10000",
+             f"--screenshot={target}", page.as_uri()],
+            capture_output=True, text=True, timeout=300, check=True,
+        )
+    return target
+
+
+def trim_and_slice(png: Path) -> list[Path]:
+    try:
+        from PIL import Image, ImageChops
+    except ImportError:
+        return [png]
+    image = Image.open(png).convert("RGB")
+    background = Image.new("RGB", image.size, image.getpixel((image.width - 1, image.height - 1)))
+    box = ImageChops.difference(image, background).getbbox()
+    if box:
+        image = image.crop((0, 0, image.width, min(image.height, box[3] + 40)))
+    if image.height <= SLICE:
+        image.save(png)
+        return [png]
+    png.unlink()
+    slices = []
+    for n, top in enumerate(range(0, image.height, SLICE), start=1):
+        part = png.with_name(f"{png.stem}-{n}.png")
+        image.crop((0, top, image.width, min(image.height, top + SLICE))).save(part)
+        slices.append(part)
+    return slices
+
+
+def main(argv: list[str]) -> int:
+    if not HTML_DIR.is_dir():
+        sys.exit(f"no book in {HTML_DIR}: run scripts/build_book.sh first")
+    browser = chromium()
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    pages = sorted(p for p in HTML_DIR.glob("**/*.html")
+                   if p.name not in SKIPPED and "_static" not in p.parts and "_sources" not in p.parts)
+    if argv:
+        pages = [p for p in pages if any(key in p.as_posix() for key in argv)]
+    for page in pages:
+        height = page_height(browser, page)
+        shots = trim_and_slice(shoot(browser, page, height))
+        print(f"{page.relative_to(HTML_DIR)} -> {', '.join(s.name for s in shots)}")
+    print(f"==> {len(pages)} page(s) in {OUT_DIR}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
