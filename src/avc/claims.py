@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import textwrap
 
+from avc.plotting import OUTPUT_WIDTH
+
 __all__ = ["Claims", "wrap"]
 
-WIDTH = 88
-"""Characters per printed line: what fits the output box of the rendered book."""
 
-
-def wrap(text: str, width: int = WIDTH) -> str:
-    """``text`` folded to the output box, continuation lines indented."""
-    return textwrap.fill(text, width=width, subsequent_indent="    ", break_on_hyphens=False)
+def wrap(text: str, width: int = OUTPUT_WIDTH) -> str:
+    """``text`` folded to the output box of the rendered page (:data:`avc.plotting.OUTPUT_WIDTH`
+    characters), continuation lines indented as :func:`avc.plotting.say` does."""
+    return textwrap.fill(text, width=width, subsequent_indent="  ", break_on_hyphens=False)
 
 
 class Claims:
