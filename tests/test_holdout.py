@@ -60,6 +60,7 @@ def test_bootstrap_gain_interval_and_degenerate_cases():
     b = a * 2
     point, lo, hi = bootstrap_gain(a, b, n_boot=200)
     assert point == pytest.approx(0.5) and lo == pytest.approx(0.5) and hi == pytest.approx(0.5)
+    assert all(np.isnan(bootstrap_gain(a, np.zeros(200), n_boot=50)))  # an exact baseline: no ratio, no error
     c = a + rng.normal(0, 0.3, 200) ** 2
     point, lo, hi = bootstrap_gain(a, c, n_boot=500)
     assert lo < point < hi

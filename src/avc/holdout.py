@@ -72,7 +72,8 @@ def out_of_fold_predictions(X, y, n_folds: int = 5, n_splits: int = 10, seed: in
 
 def bootstrap_gain(errors_a: np.ndarray, errors_b: np.ndarray, n_boot: int = 1000, level: float = 0.95,
                    seed: int = 0) -> tuple[float, float, float]:
-    """``1 - sum(errors_a) / sum(errors_b)`` and its percentile interval over item resamples."""
+    """``1 - sum(errors_a) / sum(errors_b)`` and its percentile interval over item resamples
+    (resamples on which the baseline is exact are left out; all NaN if it is exact on every item)."""
     errors_a, errors_b = np.asarray(errors_a, float), np.asarray(errors_b, float)
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, len(errors_a), size=(n_boot, len(errors_a)))
@@ -80,6 +81,8 @@ def bootstrap_gain(errors_a: np.ndarray, errors_b: np.ndarray, n_boot: int = 100
     with np.errstate(divide="ignore", invalid="ignore"):
         gains = 1.0 - errors_a[draws].sum(axis=1) / sums_b
     gains = gains[np.isfinite(gains)]
+    if errors_b.sum() == 0 or len(gains) == 0:  # the baseline is exact on these items: no ratio to take
+        return float("nan"), float("nan"), float("nan")
     tail = (1 - level) / 2
     point = 1.0 - errors_a.sum() / errors_b.sum()
     return float(point), float(np.quantile(gains, tail)), float(np.quantile(gains, 1 - tail))

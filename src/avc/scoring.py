@@ -459,7 +459,12 @@ def _is_fatal(err: Exception) -> bool:
 
 async def _score_pending(config, pending, store: ScoreCache, outcome: dict, progress: bool):
     from openai import APIConnectionError, APIStatusError
-    from tqdm.auto import tqdm
+
+    try:  # a notebook widget where ipywidgets is installed; a text bar otherwise (no warning box)
+        import ipywidgets  # noqa: F401
+        from tqdm.auto import tqdm
+    except ImportError:
+        from tqdm import tqdm
 
     client = config.client()
     gate = asyncio.Semaphore(config.concurrency)
