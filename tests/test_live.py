@@ -11,6 +11,7 @@ import sys
 import textwrap
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -380,3 +381,25 @@ def test_panels_with_different_sampling_keep_their_own_settings(tmp_path):
         again = live.score_live_many({"a": (plain, PERSONAS, ITEMS), "b": (with_logprobs, PERSONAS, ITEMS)},
                                      cache=tmp_path / "c.sqlite", echo=quiet, progress=False)
         assert server.completions == 13 and all(r.n_cached == 6 for r in again.values())
+
+
+def test_yes_no_reading_is_the_probability_of_yes(tmp_path):
+    from avc.scoring import yes_probability
+    from avc.yes_no import YES_NO_PROMPT
+
+    assert yes_probability([{"token": "Yes", "top_logprobs": [{"token": "Yes", "logprob": np.log(0.3)},
+                                                               {"token": " no", "logprob": np.log(0.1)},
+                                                               {"token": "NO", "logprob": np.log(0.1)}]}]) == \
+        pytest.approx(60.0)
+    assert yes_probability([{"token": "x", "top_logprobs": [{"token": "x", "logprob": 0.0}]}]) is None
+    persona = pd.DataFrame({"persona_id": ["yes/no"], "prompt": [YES_NO_PROMPT]})
+    with OpenAICompatibleTestServer() as server:
+        cfg = config(server.base_url, logprobs=True, max_tokens=1, reading="yes_probability")
+        run = score_panel(cfg, persona, ITEMS, cache=tmp_path / "c.sqlite", progress=False)
+        numbers = score_panel(config(server.base_url, logprobs=True, max_tokens=1), persona, ITEMS,
+                              cache=tmp_path / "c.sqlite", progress=False)
+    expected = [min(max(deterministic_score(YES_NO_PROMPT, t) / 100, 0.01), 0.99) * 100 for t in ITEMS.text]
+    assert run.calls.set_index("item_id").loc[ITEMS.item_id, "expected_score"].tolist() == pytest.approx(expected)
+    assert numbers.n_cached == 0  # another reading is another call
+    with pytest.raises(ValueError, match="reading must be one of"):
+        ClientConfig(model="m", reading="vibes").sampling()

@@ -64,6 +64,7 @@ __all__ = [
     "ScoringRun",
     "complete_many",
     "expected_score",
+    "yes_probability",
     "load_panel",
     "load_panel_calls",
     "load_panel_items",
@@ -157,6 +158,25 @@ def expected_score(content_logprobs) -> float | None:
     return float(np.dot(values, weights) / weights.sum())
 
 
+def yes_probability(content_logprobs) -> float | None:
+    """100 x P(Yes) from the first answer token's alternatives: the probability of the tokens that
+    read "yes" over that of "yes" and "no" (case and spaces ignored), on the 0-100 scale (the
+    expected answer when Yes counts 100 and No 0). ``None`` when neither is among them."""
+    if not content_logprobs:
+        return None
+    mass = {"yes": 0.0, "no": 0.0}
+    for alt in _field(content_logprobs[0], "top_logprobs") or []:
+        token = _field(alt, "token").strip().lower()
+        if token in mass:
+            mass[token] += float(np.exp(_field(alt, "logprob")))
+    total = mass["yes"] + mass["no"]
+    return None if total == 0 else 100.0 * mass["yes"] / total
+
+
+READINGS = {"expected_score": expected_score, "yes_probability": yes_probability}
+"""How a reply's log-probabilities are read into the ``expected_score`` column."""
+
+
 def _field(obj, name):
     return obj[name] if isinstance(obj, dict) else getattr(obj, name)
 
@@ -181,6 +201,9 @@ class ClientConfig:
     top_logprobs: int = 10
     price_per_million_input: float | None = None
     price_per_million_output: float | None = None
+    reading: str = "expected_score"
+    """What the log-probabilities are read as (a key of :data:`READINGS`): the expected integer
+    score, or ``"yes_probability"`` for a Yes/No question (100 x P(Yes))."""
     seed: int | None = None
     """Sent with every request when set (servers that honour it sample reproducibly); part of
     the cache key. :func:`avc.live.check_server` drops it for a server that refuses it."""
@@ -208,6 +231,10 @@ class ClientConfig:
         }
         if self.seed is not None:  # absent rather than null: rows recorded before seeds keep their keys
             params["seed"] = self.seed
+        if self.reading != "expected_score":  # likewise: only a non-default reading enters the key
+            if self.reading not in READINGS:
+                raise ValueError(f"reading must be one of {sorted(READINGS)}; got {self.reading!r}.")
+            params["reading"] = self.reading
         return params
 
     def api_key(self) -> str:
@@ -273,7 +300,7 @@ async def _chat(client, config: ClientConfig, system: str, user: str) -> dict:
     usage = reply.usage
     return dict(
         raw_text=text,
-        expected_score=expected_score(content_logprobs) if config.logprobs else None,
+        expected_score=READINGS[config.reading](content_logprobs) if config.logprobs else None,
         prompt_tokens=getattr(usage, "prompt_tokens", None),
         completion_tokens=getattr(usage, "completion_tokens", None),
         latency_s=latency,

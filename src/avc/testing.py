@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 import threading
 import time
@@ -140,7 +141,19 @@ class OpenAICompatibleTestServer:
                     "garbage": "banana", "refuse": "I'm sorry, I cannot rate that.", "out-of-range": "150", "empty": "",
                 }.get(user.split(" ")[0], str(answer))
                 choice = {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}
-                if request.get("logprobs") and text.isdigit():
+                if "Answer Yes or No" in system:  # a Yes/No question: P(Yes) = the deterministic score / 100
+                    p_yes = min(max(deterministic_score(system, user) / 100, 0.01), 0.99)
+                    text = "Yes" if p_yes >= 0.5 else "No"
+                    if request.get("logprobs"):
+                        alternatives = [("Yes", math.log(p_yes)), ("No", math.log(1 - p_yes)), (" maybe", -9.0)]
+                        choice = {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text},
+                                  "logprobs": {"content": [{"token": text, "logprob": max(a[1] for a in alternatives),
+                                                            "bytes": None, "top_logprobs": [
+                                                                {"token": t, "logprob": lp, "bytes": None}
+                                                                for t, lp in alternatives]}]}}
+                    else:
+                        choice = {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}
+                elif request.get("logprobs") and text.isdigit():
                     value = int(text)
                     alternatives = [(str(value), -0.2), (str(max(value - 10, 0)), -2.0), (str(min(value + 10, 100)), -2.5)]
                     choice["logprobs"] = {"content": [{
