@@ -14,7 +14,7 @@ def test_chapters_and_parameters_are_listed():
     assert "b_model" in names and "intro" in names
     params = cli.chapter_parameters("b_model")
     assert params["max_agents"]["default"] == 40 and params["max_agents"]["type"] == "int"
-    assert "largest number" in params["max_agents"]["help"]
+    assert "most noisy agents" in params["max_agents"]["help"]
 
 
 @pytest.mark.parametrize(
