@@ -318,6 +318,14 @@ def _baselines(grams, perms, gram_of_path, perm_of_path, ks):
     return best_single, average, constant, rescaled
 
 
+def _agent_counts(ks, n_agents: int) -> list[int]:
+    """The sorted distinct values of K (default 1..n_agents), each checked to lie in 1..n_agents."""
+    ks = sorted(set(range(1, n_agents + 1) if ks is None else (int(k) for k in ks)))
+    if not ks or ks[0] < 1 or ks[-1] > n_agents:
+        raise ValueError(f"every K must lie in 1..{n_agents}; got {ks[0] if ks else None}..{ks[-1] if ks else None}.")
+    return ks
+
+
 def alignment_curve(
     scores,
     target,
@@ -376,9 +384,7 @@ def alignment_curve(
         raise ValueError(f"fold_split must be one of {FOLD_SPLITS}; got {fold_split!r}.")
     if n_perms < 1:
         raise ValueError(f"n_perms must be at least 1; got {n_perms}.")
-    ks = sorted(set(range(1, n_agents + 1) if ks is None else (int(k) for k in ks)))
-    if not ks or ks[0] < 1 or ks[-1] > n_agents:
-        raise ValueError(f"every K must lie in 1..{n_agents}; got {ks[0] if ks else None}..{ks[-1] if ks else None}.")
+    ks = _agent_counts(ks, n_agents)
     rng = np.random.default_rng(seed)
     folds = _folds(n_items, n_folds, rng)
     perms = np.array([rng.permutation(n_agents) for _ in range(n_perms)], dtype=np.int64)
@@ -442,9 +448,7 @@ def alignment_curve_reference(
     """
     X, y = _check_xy(scores, target)
     n_items, n_agents = X.shape
-    ks = sorted(set(range(1, n_agents + 1) if ks is None else (int(k) for k in ks)))
-    if ks[0] < 1 or ks[-1] > n_agents:
-        raise ValueError(f"every K must lie in 1..{n_agents}; got {ks[0]}..{ks[-1]}.")
+    ks = _agent_counts(ks, n_agents)
     rng = np.random.default_rng(seed)
     folds = _folds(n_items, n_folds, rng)
     perms = [rng.permutation(n_agents) for _ in range(n_perms)]
