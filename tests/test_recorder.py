@@ -1,7 +1,6 @@
 """The panel recorder protects what is committed: it only adds items, and the model server it
 starts cannot outlive it (real processes, killed with SIGKILL)."""
 
-import gzip
 import importlib.util
 import os
 import shutil
