@@ -17,6 +17,37 @@ def test_chapters_and_parameters_are_listed():
     assert "most noisy agents" in params["max_agents"]["help"]
 
 
+def test_parameters_may_span_lines_and_keep_their_comments():
+    source = (
+        'packages = [  # packages whose versions are listed\n'
+        '    "numpy", "scipy",  # the numerical core\n'
+        ']\n'
+        'label = "a # not a comment"  # the label\n'
+        'n = 3\n'
+        'rng = make_rng(0)  # not a literal: papermill cannot set it\n'
+        'x, y = 1, 2  # two names at once: left out\n'
+    )
+    assert cli.parse_parameters(source) == {
+        "packages": {"default": ["numpy", "scipy"], "type": "list",
+                     "help": "packages whose versions are listed the numerical core"},
+        "label": {"default": "a # not a comment", "type": "str", "help": "the label"},
+        "n": {"default": 3, "type": "int", "help": ""},
+    }
+
+
+def test_every_chapter_parameter_is_found():
+    """Each assignment in a parameters cell is a parameter the reader can set (none is lost
+    by the parser, whatever its layout)."""
+    import ast
+
+    for name, path in cli.chapters().items():
+        notebook = nbformat.read(path, as_version=4)
+        cell = next(c for c in notebook.cells if "parameters" in c.metadata.get("tags", []))
+        assigned = {t.id for node in ast.parse(cell.source).body if isinstance(node, ast.Assign)
+                    for t in node.targets if isinstance(t, ast.Name)}
+        assert set(cli.chapter_parameters(name)) == assigned, name
+
+
 @pytest.mark.parametrize(
     "text, default, expected",
     [("200", 40, 200), ("0.5", 0.3, 0.5), ("2", 0.3, 2.0), ("True", False, True), ("'ethics'", "x", "ethics"),

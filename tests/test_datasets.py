@@ -1,6 +1,7 @@
 """avc.datasets on fixtures the tests write themselves, a local HTTP server, and AVC_DATA_DIR."""
 
 import functools
+import importlib.util
 import hashlib
 import http.server
 import io
@@ -186,3 +187,31 @@ def test_real_datasets_from_avc_data_dir():
     assert len(ethics) == 3_885
     assert ethics["label"].value_counts().to_dict() == {0: 2069, 1: 1816}
     assert ethics["is_short"].sum() == 2109
+
+
+_FAKE_KERNEL = """
+import sys, types
+sys.modules["ipykernel.zmqshell"] = types.ModuleType("ipykernel.zmqshell")
+import IPython
+class ZMQInteractiveShell:  # what tqdm.autonotebook looks for to decide it runs in Jupyter
+    pass
+IPython.get_ipython = ZMQInteractiveShell
+"""
+
+
+@pytest.mark.parametrize("importer, warns", [
+    ("import pooch", True),  # the control: without the filter, tqdm warns in a kernel
+    ("from avc.paths import import_pooch; import_pooch()", False),
+])
+def test_pooch_is_imported_without_the_ipywidgets_warning_box(importer, warns):
+    """pooch imports tqdm.auto, which warns in a Jupyter kernel without ipywidgets; the book's
+    pages showed that warning as a stderr box until avc.paths.import_pooch filtered it."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("IPython")
+    if importlib.util.find_spec("ipywidgets") is not None:
+        pytest.skip("ipywidgets is installed: tqdm has nothing to warn about")
+    run = subprocess.run([sys.executable, "-c", _FAKE_KERNEL + importer], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-500:]
+    assert ("IProgress not found" in run.stderr) == warns, run.stderr[-500:]

@@ -136,10 +136,27 @@ def network_resources(soup: BeautifulSoup, html_dir: Path | None = None, page: P
     return problems
 
 
+def box_numbers(soup: BeautifulSoup, page: Path | None = None) -> list[str]:
+    """Boxes (exercises, theorems, definitions, ...) not numbered 1, 2, ... within the page, with
+    the chapter's letter in front on a chapter page (``f_experiments.html``: Exercise F.1)."""
+    match = re.match(r"([a-z])_", page.name) if page is not None else None
+    prefix = f"{match.group(1).upper()}." if match else ""
+    seen: dict[str, int] = {}
+    problems = []
+    for caption in soup.find_all("span", class_="caption-number"):
+        kind, _, number = caption.get_text(" ", strip=True).rpartition(" ")
+        seen[kind] = seen.get(kind, 0) + 1
+        expected = f"{prefix}{seen[kind]}"
+        if number != expected:
+            problems.append(f"{kind} numbered {number!r} where this page's next one is {expected!r}")
+    return problems
+
+
 def check_page(html: str, html_dir: Path | None = None, page: Path | None = None) -> list[str]:
     soup = BeautifulSoup(html, "html.parser")
     return (unrendered_myst(soup) + noisy_outputs(soup) + wide_output_lines(soup)
-            + wide_figures(soup, html_dir=html_dir) + network_resources(soup, html_dir, page))
+            + wide_figures(soup, html_dir=html_dir) + network_resources(soup, html_dir, page)
+            + box_numbers(soup, page))
 
 
 # ---------------------------------------------------------------- the checks, on small pages
@@ -211,6 +228,23 @@ def test_missing_local_mathjax_fails(tmp_path):
     (tmp_path / "_static" / "mathjax").mkdir(parents=True)
     (tmp_path / "_static" / "mathjax" / "tex-chtml.js").write_text("//")
     assert check_page(html, tmp_path, page) == []
+
+
+def test_boxes_numbered_book_wide_fail_on_a_chapter_page(tmp_path):
+    def caption(text):
+        return f'<p class="admonition-title"><span class="caption-number">{text} </span></p>'
+
+    chapter = tmp_path / "f_experiments.html"
+    per_chapter = _page(caption("Exercise F.1") + caption("Theorem F.1") + caption("Exercise F.2"))
+    assert check_page(per_chapter, page=chapter) == []
+    book_wide = _page(caption("Exercise 11") + caption("Exercise 12"))
+    assert check_page(book_wide, page=chapter) == [
+        "Exercise numbered '11' where this page's next one is 'F.1'",
+        "Exercise numbered '12' where this page's next one is 'F.2'",
+    ]
+    skipped = _page(caption("Exercise F.1") + caption("Exercise F.3"))
+    assert check_page(skipped, page=chapter) == ["Exercise numbered 'F.3' where this page's next one is 'F.2'"]
+    assert check_page(_page(caption("Exercise 1")), page=tmp_path / "intro.html") == []
 
 
 # ---------------------------------------------------------------- the real build

@@ -9,6 +9,7 @@ import papermill
 import pytest
 
 from avc.paths import REPO_ROOT
+from avc.plotting import OUTPUT_WIDTH
 
 BOOK = REPO_ROOT / "book"
 NOTEBOOKS = sorted(p for p in BOOK.glob("*.ipynb"))
@@ -37,6 +38,17 @@ def test_committed_without_outputs_and_with_one_parameters_cell(path):
     dirty = [i for i, c in enumerate(notebook.cells) if c.cell_type == "code" and (c.outputs or c.execution_count)]
     assert not dirty, f"{path.name}: cells {dirty} carry outputs; run nbstripout {path} before committing"
     assert len(parameter_cells(notebook)) == 1, f"{path.name} needs exactly one cell tagged 'parameters'"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_code_fits_the_page(path):
+    """A code line wider than the box runs off the right edge of the rendered page (the box
+    shows OUTPUT_WIDTH monospace characters; tests/test_html.py measures it)."""
+    notebook = nbformat.read(path, as_version=4)
+    wide = [f"cell {i}: {line[:60]}... ({len(line)} characters)"
+            for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"
+            for line in cell.source.splitlines() if len(line) > OUTPUT_WIDTH]
+    assert not wide, f"{path.name}: code lines over {OUTPUT_WIDTH} characters:\n" + "\n".join(wide)
 
 
 def test_every_smoke_entry_names_a_notebook():

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import argparse
 import ast
+import io
 import re
 import sys
+import tokenize
 from pathlib import Path
 
 from avc.paths import REPO_ROOT
 
-__all__ = ["chapter_parameters", "chapters", "main", "parse_value", "run_chapter"]
+__all__ = ["chapter_parameters", "chapters", "main", "parse_parameters", "parse_value", "run_chapter"]
 
 BOOK_DIR = REPO_ROOT / "book"
 RUNS_DIR = REPO_ROOT / "runs"
@@ -43,17 +45,30 @@ def chapter_parameters(name: str) -> dict[str, dict]:
     cells = [c for c in notebook.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     if not cells:
         return {}
+    return parse_parameters(cells[0].source)
+
+
+def parse_parameters(source: str) -> dict[str, dict]:
+    """Each ``NAME = literal  # help`` statement of a parameters cell (a literal may span
+    lines; the help is the statement's comments). Statements that are not a literal
+    assigned to one name are left out: papermill can set only literals."""
+    tree = ast.parse(source)
+    lines = source.splitlines(keepends=True)
     out = {}
-    for line in cells[0].source.splitlines():
-        match = re.match(r"^(\w+)\s*=\s*(.+?)(?:\s*#\s*(.*))?$", line)
-        if not match:
+    for node in tree.body:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)):
             continue
-        name_, raw, comment = match.groups()
         try:
-            value = ast.literal_eval(raw)
-        except (ValueError, SyntaxError):
+            value = ast.literal_eval(node.value)
+        except ValueError:
             continue
-        out[name_] = {"default": value, "type": type(value).__name__, "help": comment or ""}
+        statement = "".join(lines[node.lineno - 1:node.end_lineno])
+        comments = [tok.string.lstrip("#").strip()
+                    for tok in tokenize.generate_tokens(io.StringIO(statement).readline)
+                    if tok.type == tokenize.COMMENT]
+        out[node.targets[0].id] = {"default": value, "type": type(value).__name__,
+                                   "help": " ".join(c for c in comments if c)}
     return out
 
 

@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import pandas as pd
 
-from avc.paths import cache_dir, file_sha256
+from avc.paths import cache_dir, file_sha256, import_pooch
 
 __all__ = [
     "DatasetNotFoundError",
@@ -142,8 +142,7 @@ def fetch_archive(archive: RemoteArchive, target_dir: str | os.PathLike | None =
     :class:`DatasetNotFoundError`; a checksum mismatch raises
     :class:`DatasetValidationError`.
     """
-    import pooch
-
+    pooch = import_pooch()
     target = Path(target_dir) if target_dir is not None else cache_dir()
     processor = pooch.Unzip() if archive.filename.endswith(".zip") else pooch.Untar()
     known_hash = f"sha256:{archive.sha256}" if archive.sha256 else None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -27,9 +28,20 @@ def cache_dir() -> Path:
     override = os.environ.get("AVC_CACHE_DIR")
     if override:
         return Path(override).expanduser()
-    import pooch
+    return Path(import_pooch().os_cache("avc"))
 
-    return Path(pooch.os_cache("avc"))
+
+def import_pooch():
+    """pooch, imported without the warning box it would leave on a notebook's page.
+
+    pooch imports ``tqdm.auto``, which warns "IProgress not found" inside a Jupyter kernel
+    that has no ipywidgets. The book never shows pooch's progress bar
+    (``progressbar=False``), so the warning would only print a stderr box with a local path.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        import pooch
+    return pooch
 
 
 def file_sha256(path: str | os.PathLike) -> str:
