@@ -2,7 +2,9 @@ import math
 
 import pandas as pd
 
-from avc.tables import interval_text, signed, tidy
+import numpy as np
+
+from avc.tables import count, interval_text, signed, tidy
 
 
 def test_tidy_rounds_and_drops_negative_zeros():
@@ -20,3 +22,16 @@ def test_signed_never_shows_a_negative_zero():
     assert signed(-0.001) == "+0.00"
     assert signed(-0.004, digits=3) == "-0.004"
     assert interval_text(0.354, 0.291, 0.411) == "+0.35 (+0.29 to +0.41)"
+
+
+def test_tidy_takes_columns_arrays_and_numbers():
+    assert math.copysign(1, tidy(-1e-12, 2)) > 0
+    assert tidy(np.array([-0.0004, 1.23456]), 2).tolist() == [0.0, 1.23]
+    column = tidy(pd.Series([-0.0001, 0.5]), 2)
+    assert column.tolist() == [0.0, 0.5] and math.copysign(1, column[0]) > 0
+
+
+def test_count_says_one_or_many():
+    assert count(1, "game") == "1 game"
+    assert count(0, "game") == "0 games"
+    assert count(2, "equilibrium", "equilibria") == "2 equilibria"

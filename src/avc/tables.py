@@ -7,17 +7,26 @@ a zero.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-__all__ = ["interval_text", "signed", "tidy"]
+__all__ = ["count", "interval_text", "signed", "tidy"]
 
 
-def tidy(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
-    """``table`` rounded to ``digits`` places, with every negative zero made ``0.0``."""
-    table = table.round(digits)
-    floats = table.select_dtypes("float").columns
-    table[floats] = table[floats] + 0.0  # -0.0 + 0.0 is 0.0
-    return table
+def tidy(values, digits: int = 3):
+    """``values`` (a table, a column, an array or a number) rounded to ``digits`` places, with
+    every negative zero made ``0.0``; a table's columns that are not floats are left as they are."""
+    if isinstance(values, pd.DataFrame):
+        table = values.round(digits)
+        floats = table.select_dtypes("float").columns
+        table[floats] = table[floats] + 0.0  # -0.0 + 0.0 is 0.0
+        return table
+    return np.round(values, digits) + 0.0
+
+
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """``count(1, "game")`` is ``"1 game"``, ``count(3, "game")`` is ``"3 games"``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {plural or noun + 's'}"
 
 
 def signed(value: float, digits: int = 2) -> str:
