@@ -75,3 +75,18 @@ def test_gain_table_rows_and_r2():
     mse = held_out_mse(pred, y)
     r2 = table[(table.method == "NNLS") & (table.over == "constant")].gain.item()
     assert r2 == pytest.approx(1 - mse["NNLS"] / mse["constant"])
+
+
+def test_an_affine_single_agent_can_leave_the_targets_scale_far_behind():
+    """Why Chapter F keeps predictions on the target's scale: with an offset, an agent that is
+    nearly constant except on one item gets a huge scale, and the held-out item on which it
+    differs is predicted far off the scale."""
+    rng = np.random.default_rng(1)
+    y = rng.uniform(0, 1, 40)
+    X = np.column_stack([y + rng.normal(0, 0.3, 40), np.zeros(40)])
+    X[0, 1] = 1.0  # agent 1 speaks up on one item only
+    X[1:, 1] = 1e-3 * (y[1:] - y[1:].mean())  # elsewhere it is nearly constant, and right
+    pred = out_of_fold_predictions(X, y, n_folds=4, n_splits=3, seed=0, intercept=True)
+    rescaled = pred[:, METHODS.index("rescaled best single agent"), 0]
+    assert np.abs(rescaled).max() > 10
+    assert np.abs(pred[:, METHODS.index("simplex"), :]).max() <= 1.5  # the simplex stays near it
