@@ -2,6 +2,7 @@
 
     python scripts/screenshots.py                 # all pages of _build/html -> _build/screenshots/
     python scripts/screenshots.py b_model h_noisy  # only pages whose path contains one of these
+    python scripts/screenshots.py --check          # no shots: list boxes a reader must scroll (exit 1)
 
 Uses headless Chromium from the distribution (Debian: ``apt-get install chromium``), offline:
 the page is loaded from the file system. Each page is shot at reading width (1280 px window,
@@ -12,6 +13,8 @@ legibly. Needs Pillow only for the slicing (skipped without it).
 
 from __future__ import annotations
 
+import html
+import json
 import re
 import shutil
 import subprocess
@@ -34,9 +37,32 @@ def chromium() -> str:
     sys.exit("no Chromium found: install it with  apt-get install -y chromium")
 
 
-def page_height(browser: str, page: Path) -> int:
-    """The page's full height at reading width, measured in the browser after its scripts
-    (MathJax) ran: a wrapper page loads it in a frame and writes the height into its own DOM."""
+# Boxes a reader scrolls sideways to read: an output (table, printed text) or a code cell whose
+# content is wider than the box. Measured in the page, inside the browser, after MathJax ran.
+_OVERFLOW_JS = """
+const doc = document.getElementById('f').contentDocument;
+const found = [];
+const boxes = doc.querySelectorAll(
+  'div.cell_output div.output, div.cell_input div.highlight pre, article table.table');
+for (const box of boxes) {
+  if (box.scrollWidth > box.clientWidth + 2) {
+    let section = box.closest('section');
+    let heading = section ? section.querySelector('h1, h2, h3') : null;
+    found.push({
+      kind: box.matches('pre') ? 'code' : (box.querySelector('table') ? 'table' : 'output'),
+      section: heading ? heading.textContent.replace(/[#\u00b6]/g, '').trim() : '',
+      text: box.textContent.trim().slice(0, 60),
+      content: box.scrollWidth, box: box.clientWidth});
+  }
+}
+document.body.setAttribute('data-overflow', JSON.stringify(found));
+"""
+
+
+def measure(browser: str, page: Path) -> tuple[int, list[dict]]:
+    """The page's full height at reading width, and the boxes whose content is wider than the
+    box, measured in the browser after the page's scripts (MathJax) ran: a wrapper page loads it
+    in a frame and writes what it measured into its own DOM."""
     with tempfile.TemporaryDirectory() as tmp:
         wrapper = Path(tmp) / "measure.html"
         wrapper.write_text(
@@ -44,7 +70,8 @@ def page_height(browser: str, page: Path) -> int:
             f'style="width:{WIDTH}px;height:1000px;border:0"></iframe><script>'
             "document.getElementById('f').onload = () => setTimeout(() => {"
             "document.body.setAttribute('data-height', "
-            "document.getElementById('f').contentDocument.documentElement.scrollHeight)}, 4000);"
+            "document.getElementById('f').contentDocument.documentElement.scrollHeight);"
+            + _OVERFLOW_JS + "}, 4000);"
             "</script></body></html>"
         )
         dom = subprocess.run(
@@ -54,10 +81,12 @@ def page_height(browser: str, page: Path) -> int:
             capture_output=True, text=True, timeout=180,
         ).stdout
     found = re.search(r'data-height="(\d+)"', dom)
+    overflow = re.search(r"data-overflow=\"([^\"]*)\"", dom)
     if not found:
         print(f"warning: could not measure {page.name}; shooting 12000 px", file=sys.stderr)
-        return 12000
-    return min(60000, int(found.group(1)))
+        return 12000, []
+    boxes = json.loads(html.unescape(overflow.group(1))) if overflow else []
+    return min(60000, int(found.group(1))), boxes
 
 
 def shoot(browser: str, page: Path, height: int) -> Path:
@@ -97,18 +126,27 @@ def trim_and_slice(png: Path) -> list[Path]:
 def main(argv: list[str]) -> int:
     if not HTML_DIR.is_dir():
         sys.exit(f"no book in {HTML_DIR}: run scripts/build_book.sh first")
+    check_only = "--check" in argv
+    keys = [a for a in argv if a != "--check"]
     browser = chromium()
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     pages = sorted(p for p in HTML_DIR.glob("**/*.html")
                    if p.name not in SKIPPED and "_static" not in p.parts and "_sources" not in p.parts)
-    if argv:
-        pages = [p for p in pages if any(key in p.as_posix() for key in argv)]
+    if keys:
+        pages = [p for p in pages if any(key in p.as_posix() for key in keys)]
+    wide = 0
     for page in pages:
-        height = page_height(browser, page)
-        shots = trim_and_slice(shoot(browser, page, height))
-        print(f"{page.relative_to(HTML_DIR)} -> {', '.join(s.name for s in shots)}")
-    print(f"==> {len(pages)} page(s) in {OUT_DIR}")
-    return 0
+        height, boxes = measure(browser, page)
+        for box in boxes:
+            wide += 1
+            print(f"  wider than its box: {page.relative_to(HTML_DIR)} [{box['section']}] {box['kind']} "
+                  f"{box['content']} > {box['box']} px: {box['text']!r}")
+        if not check_only:
+            shots = trim_and_slice(shoot(browser, page, height))
+            print(f"{page.relative_to(HTML_DIR)} -> {', '.join(s.name for s in shots)}")
+    print(f"==> {len(pages)} page(s), {wide} box(es) wider than the page lets them be"
+          + ("" if check_only else f"; screenshots in {OUT_DIR}"))
+    return 1 if check_only and wide else 0
 
 
 if __name__ == "__main__":

@@ -271,3 +271,32 @@ def test_the_book_was_built():
 def test_built_page_reads_well(page):
     problems = check_page(page.read_text(encoding="utf-8"), HTML_DIR, page)
     assert not problems, f"{page.relative_to(HTML_DIR)}: {len(problems)} problem(s) a reader would see:\n  " + "\n  ".join(problems)
+
+
+def _screenshots_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("screenshots", REPO_ROOT / "scripts" / "screenshots.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.built_html
+def test_no_box_is_wider_than_the_page():
+    """Laid out in a real browser (headless Chromium, the reading width of the screenshots): no
+    table, printed output or code cell is wider than its box, so nothing needs sideways scrolling.
+    Needs Chromium (Debian: apt-get install chromium); skipped without it."""
+    import shutil
+
+    pages = _built_pages()
+    if not pages:
+        pytest.skip(f"no built pages in {HTML_DIR}")
+    if not any(shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")):
+        pytest.skip("no Chromium on this machine: the layout check needs a browser")
+    screenshots = _screenshots_module()
+    browser = screenshots.chromium()
+    wide = [f"{page.relative_to(HTML_DIR)} [{box['section']}] {box['kind']} {box['content']} > {box['box']} px: "
+            f"{box['text'][:40]!r}"
+            for page in pages for box in screenshots.measure(browser, page)[1]]
+    assert not wide, f"{len(wide)} box(es) a reader must scroll sideways:\n  " + "\n  ".join(wide)
