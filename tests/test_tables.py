@@ -21,7 +21,7 @@ def test_signed_never_shows_a_negative_zero():
     assert signed(-0.354) == "-0.35"
     assert signed(-0.001) == "+0.00"
     assert signed(-0.004, digits=3) == "-0.004"
-    assert interval_text(0.354, 0.291, 0.411) == "+0.35 (+0.29 to +0.41)"
+    assert interval_text(0.354, 0.291, 0.411) == "+0.35 [+0.29, +0.41]"
 
 
 def test_tidy_takes_columns_arrays_and_numbers():

@@ -36,5 +36,5 @@ def signed(value: float, digits: int = 2) -> str:
 
 
 def interval_text(point: float, low: float, high: float, digits: int = 2) -> str:
-    """A gain and its interval in one cell: ``"+0.35 (+0.29 to +0.41)"``."""
-    return f"{signed(point, digits)} ({signed(low, digits)} to {signed(high, digits)})"
+    """A gain and its interval in one cell: ``"+0.35 [+0.29, +0.41]"``."""
+    return f"{signed(point, digits)} [{signed(low, digits)}, {signed(high, digits)}]"
