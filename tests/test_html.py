@@ -31,10 +31,12 @@ RAW_MYST = ["```{", "{cite}", "{cite:", "{prf:", ":label:", "{ref}", "{doc}", "{
 """Markup that only shows as text when MyST failed to parse it."""
 
 LINE_LIMIT = OUTPUT_WIDTH
-"""Characters of one output line that fit the box at the book's reading width. Measured on a
-screenshot of the built page in headless Chromium (sphinx-book-theme, 1280 px window): the
-text of a code-output box is about 670 px wide and a monospace character 8.2 px, so 81
-characters show; 80 is the limit (avc.plotting.say wraps to it)."""
+"""Characters of one output line that fit the box at the book's reading width. In headless
+Chromium (sphinx-book-theme, 1280 px window) the text of a code or output box is about 640 px
+wide; at the theme's own size (a monospace character 8.2 px) the 80th character touched the
+edge, so _static/book.css sets code and output at 0.8rem (about 7.7 px a character, 83 fit).
+80 is the limit (avc.plotting.say wraps to it); test_no_box_is_wider_than_the_page checks the
+laid-out page itself."""
 
 FIGURE_LIMIT = int(COLUMN_WIDTH * DPI) + 40
 """Widest figure (CSS px) that is not shrunk by the browser: the column is about 720 px wide;
