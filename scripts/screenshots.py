@@ -38,55 +38,60 @@ def chromium() -> str:
 
 
 # Boxes a reader scrolls sideways to read: an output (table, printed text) or a code cell whose
-# content is wider than the box. Measured in the page, inside the browser, after MathJax ran.
-_OVERFLOW_JS = """
-const doc = document.getElementById('f').contentDocument;
-const found = [];
-const boxes = doc.querySelectorAll(
-  'div.cell_output div.output, div.cell_input div.highlight pre, article table.table');
-for (const box of boxes) {
-  if (box.scrollWidth > box.clientWidth + 2) {
-    let section = box.closest('section');
-    let heading = section ? section.querySelector('h1, h2, h3') : null;
-    found.push({
-      kind: box.matches('pre') ? 'code' : (box.querySelector('table') ? 'table' : 'output'),
-      section: heading ? heading.textContent.replace(/[#\u00b6]/g, '').trim() : '',
-      text: box.textContent.trim().slice(0, 60),
-      content: box.scrollWidth, box: box.clientWidth});
+# content is wider than the box. Measured in each page, inside the browser, after MathJax ran;
+# report(i) writes frame i's height and wide boxes into the wrapper page's own DOM.
+_MEASURE_JS = """
+function report(i) {
+  const doc = document.getElementById('f' + i).contentDocument;
+  const found = [];
+  const boxes = doc.querySelectorAll(
+    'div.cell_output div.output, div.cell_input div.highlight pre, article table.table');
+  for (const box of boxes) {
+    if (box.scrollWidth > box.clientWidth + 2) {
+      let section = box.closest('section');
+      let heading = section ? section.querySelector('h1, h2, h3') : null;
+      found.push({
+        kind: box.matches('pre') ? 'code' : (box.querySelector('table') ? 'table' : 'output'),
+        section: heading ? heading.textContent.replace(/[#\u00b6]/g, '').trim() : '',
+        text: box.textContent.trim().slice(0, 60),
+        content: box.scrollWidth, box: box.clientWidth});
+    }
   }
+  document.body.setAttribute('data-height-' + i, doc.documentElement.scrollHeight);
+  document.body.setAttribute('data-overflow-' + i, JSON.stringify(found));
 }
-document.body.setAttribute('data-overflow', JSON.stringify(found));
 """
 
 
-def measure(browser: str, page: Path) -> tuple[int, list[dict]]:
-    """The page's full height at reading width, and the boxes whose content is wider than the
-    box, measured in the browser after the page's scripts (MathJax) ran: a wrapper page loads it
-    in a frame and writes what it measured into its own DOM."""
+def measure_all(browser: str, pages: list[Path]) -> dict[Path, tuple[int, list[dict]]]:
+    """For each page, its full height at reading width and the boxes whose content is wider
+    than the box, measured in one browser run: a wrapper page loads every page in a frame of the
+    reading width and writes what it measured into its own DOM."""
+    frames = "".join(
+        f'<iframe id="f{i}" src="{page.as_uri()}" style="width:{WIDTH}px;height:1000px;border:0" '
+        f'onload="setTimeout(() => report({i}), 4000)"></iframe>'
+        for i, page in enumerate(pages)
+    )
     with tempfile.TemporaryDirectory() as tmp:
         wrapper = Path(tmp) / "measure.html"
-        wrapper.write_text(
-            f'<html><body style="margin:0"><iframe id="f" src="{page.as_uri()}" '
-            f'style="width:{WIDTH}px;height:1000px;border:0"></iframe><script>'
-            "document.getElementById('f').onload = () => setTimeout(() => {"
-            "document.body.setAttribute('data-height', "
-            "document.getElementById('f').contentDocument.documentElement.scrollHeight);"
-            + _OVERFLOW_JS + "}, 4000);"
-            "</script></body></html>"
-        )
+        wrapper.write_text(f'<html><body style="margin:0"><script>{_MEASURE_JS}</script>{frames}</body></html>')
         dom = subprocess.run(
             [browser, "--headless", "--no-sandbox", "--disable-gpu", "--allow-file-access-from-files",
-             f"--user-data-dir={tmp}/profile", f"--window-size={WIDTH + 20},1000", "--virtual-time-budget=15000",
+             f"--user-data-dir={tmp}/profile", f"--window-size={WIDTH + 20},1000", "--virtual-time-budget=30000",
              "--dump-dom", wrapper.as_uri()],
-            capture_output=True, text=True, timeout=180,
+            capture_output=True, text=True, timeout=300,
         ).stdout
-    found = re.search(r'data-height="(\d+)"', dom)
-    overflow = re.search(r"data-overflow=\"([^\"]*)\"", dom)
-    if not found:
-        print(f"warning: could not measure {page.name}; shooting 12000 px", file=sys.stderr)
-        return 12000, []
-    boxes = json.loads(html.unescape(overflow.group(1))) if overflow else []
-    return min(60000, int(found.group(1))), boxes
+    measured = {}
+    for i, page in enumerate(pages):
+        height = re.search(rf'data-height-{i}="(\d+)"', dom)
+        overflow = re.search(rf'data-overflow-{i}="([^"]*)"', dom)
+        if not height:
+            print(f"warning: could not measure {page.name}; shooting 12000 px", file=sys.stderr)
+            measured[page] = (12000, [])
+            continue
+        boxes = json.loads(html.unescape(overflow.group(1))) if overflow else []
+        measured[page] = (min(60000, int(height.group(1))), boxes)
+    return measured
 
 
 def shoot(browser: str, page: Path, height: int) -> Path:
@@ -135,8 +140,9 @@ def main(argv: list[str]) -> int:
     if keys:
         pages = [p for p in pages if any(key in p.as_posix() for key in keys)]
     wide = 0
+    measured = measure_all(browser, pages)
     for page in pages:
-        height, boxes = measure(browser, page)
+        height, boxes = measured[page]
         for box in boxes:
             wide += 1
             print(f"  wider than its box: {page.relative_to(HTML_DIR)} [{box['section']}] {box['kind']} "

@@ -284,21 +284,40 @@ def _screenshots_module():
     return module
 
 
+def _chromium_or_skip():
+    import shutil
+
+    if not any(shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")):
+        pytest.skip("no Chromium on this machine: the layout check needs a browser")
+
+
+def test_the_layout_check_finds_a_box_wider_than_the_page(tmp_path):
+    """The browser check can fail: a table wider than its box is reported, a narrow one is not."""
+    _chromium_or_skip()
+    box = ('<div class="cell_output"><div class="output text_html" style="overflow-x:auto;max-width:100%">'
+           '<table><tr><td style="white-space:nowrap">{}</td></tr></table></div></div>')
+    wide, narrow = tmp_path / "wide.html", tmp_path / "narrow.html"
+    page = '<html><body><article style="width:600px"><section><h2>S</h2>{}</section></article></body></html>'
+    wide.write_text(page.format(box.format("x " * 400)))
+    narrow.write_text(page.format(box.format("x " * 10)))
+    screenshots = _screenshots_module()
+    measured = screenshots.measure_all(screenshots.chromium(), [wide, narrow])
+    assert [b["kind"] for b in measured[wide][1]] == ["table"] and measured[wide][1][0]["section"] == "S"
+    assert measured[narrow][1] == []
+
+
 @pytest.mark.built_html
 def test_no_box_is_wider_than_the_page():
     """Laid out in a real browser (headless Chromium, the reading width of the screenshots): no
     table, printed output or code cell is wider than its box, so nothing needs sideways scrolling.
     Needs Chromium (Debian: apt-get install chromium); skipped without it."""
-    import shutil
-
     pages = _built_pages()
     if not pages:
         pytest.skip(f"no built pages in {HTML_DIR}")
-    if not any(shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")):
-        pytest.skip("no Chromium on this machine: the layout check needs a browser")
+    _chromium_or_skip()
     screenshots = _screenshots_module()
     browser = screenshots.chromium()
     wide = [f"{page.relative_to(HTML_DIR)} [{box['section']}] {box['kind']} {box['content']} > {box['box']} px: "
             f"{box['text'][:40]!r}"
-            for page in pages for box in screenshots.measure(browser, page)[1]]
+            for page, (_, boxes) in screenshots.measure_all(browser, pages).items() for box in boxes]
     assert not wide, f"{len(wide)} box(es) a reader must scroll sideways:\n  " + "\n  ".join(wide)
