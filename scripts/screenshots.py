@@ -30,11 +30,22 @@ SLICE = 4000
 SKIPPED = {"genindex.html", "search.html"}
 
 
-def chromium() -> str:
+def find_chromium() -> str | None:
+    """The path of a Chromium (or Chrome) on this machine, or None."""
     for name in ("chromium", "chromium-browser", "google-chrome"):
         if shutil.which(name):
             return shutil.which(name)
-    sys.exit("no Chromium found: install it with  apt-get install -y chromium")
+    return None
+
+
+def chromium() -> str:
+    return find_chromium() or sys.exit("no Chromium found: install it with  apt-get install -y chromium")
+
+
+def describe(page: Path, box: dict) -> str:
+    """One line for a box wider than the page lets it be."""
+    return (f"{page.relative_to(HTML_DIR)} [{box['section']}] {box['kind']} {box['content']} > {box['box']} px: "
+            f"{box['text'][:40]!r}")
 
 
 # Boxes a reader scrolls sideways to read: an output (table, printed text) or a code cell whose
@@ -145,8 +156,7 @@ def main(argv: list[str]) -> int:
         height, boxes = measured[page]
         for box in boxes:
             wide += 1
-            print(f"  wider than its box: {page.relative_to(HTML_DIR)} [{box['section']}] {box['kind']} "
-                  f"{box['content']} > {box['box']} px: {box['text']!r}")
+            print(f"  wider than its box: {describe(page, box)}")
         if not check_only:
             shots = trim_and_slice(shoot(browser, page, height))
             print(f"{page.relative_to(HTML_DIR)} -> {', '.join(s.name for s in shots)}")

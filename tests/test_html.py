@@ -285,9 +285,7 @@ def _screenshots_module():
 
 
 def _chromium_or_skip():
-    import shutil
-
-    if not any(shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")):
+    if _screenshots_module().find_chromium() is None:
         pytest.skip("no Chromium on this machine: the layout check needs a browser")
 
 
@@ -317,7 +315,6 @@ def test_no_box_is_wider_than_the_page():
     _chromium_or_skip()
     screenshots = _screenshots_module()
     browser = screenshots.chromium()
-    wide = [f"{page.relative_to(HTML_DIR)} [{box['section']}] {box['kind']} {box['content']} > {box['box']} px: "
-            f"{box['text'][:40]!r}"
+    wide = [screenshots.describe(page, box)
             for page, (_, boxes) in screenshots.measure_all(browser, pages).items() for box in boxes]
     assert not wide, f"{len(wide)} box(es) a reader must scroll sideways:\n  " + "\n  ".join(wide)
