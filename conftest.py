@@ -42,6 +42,12 @@ LANGUAGE_INFO = {
 }
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "heavy: takes several seconds here (a chapter in a kernel, a child process, a large "
+        "sample); scheduled first, so that the two workers of scripts/test.sh finish together")
+
+
 def _nbval_on(config) -> bool:
     return bool(getattr(config.option, "nbval", False) or getattr(config.option, "nbval_lax", False))
 
@@ -131,6 +137,10 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if type(item).__name__ == "IPyNbCell":
             item.add_marker(pytest.mark.xdist_group(name=Path(item.path).name))
+    # Longest first: the tests marked heavy (a chapter in a kernel, a child process) go to the
+    # front, so the short ones fill the tail and neither worker waits on a late long test. A
+    # stable sort: within each kind the collection order is kept.
+    items.sort(key=lambda item: item.get_closest_marker("heavy") is None)
 
 
 def _is_nbval_cell(item) -> bool:

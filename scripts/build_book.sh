@@ -8,4 +8,6 @@ rm -rf _build/html _build/.doctrees _build/jupyter_execute
 cache="$(python scripts/execution_cache.py link)"
 echo "==> executed chapters are cached in ${cache#"$REPO_ROOT"/} (keyed on src/avc, data/, the lock file)"
 jupyter-book build . -W --keep-going --builder html "$@"
+# What these pages were built from, for scripts/test.sh (scripts/build_stamp.py)
+python scripts/build_stamp.py write "$@"
 echo "==> book written to $REPO_ROOT/_build/html/index.html"

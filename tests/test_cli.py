@@ -77,6 +77,7 @@ def test_command_line_refuses_with_exit_code_2():
     assert result.returncode == 2 and "its parameters are" in result.stderr
 
 
+@pytest.mark.heavy
 def test_run_executes_a_chapter_with_a_changed_parameter():
     output = cli.run_chapter("intro", {"n_companies": "4"}, progress=False)
     assert output.name == "intro__n_companies-4.ipynb" and output.parent.name == "runs"

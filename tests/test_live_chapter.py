@@ -9,6 +9,8 @@ import pytest
 from avc import cli, datasets
 from avc.testing import OpenAICompatibleTestServer
 
+pytestmark = pytest.mark.heavy  # each test runs chapter F in a kernel
+
 TINY = {"n_agents": "3", "n_items": "12", "n_perms": "4", "n_folds": "3", "n_splits": "2", "n_boot": "50",
         "n_subsets": "2"}
 

@@ -98,6 +98,7 @@ def test_bob_sees_only_his_own_history():
     assert seen == [("to0",), ("to1",)]
 
 
+@pytest.mark.heavy
 def test_sampler_matches_exact_law():
     def coin_bob(x_b, history):
         return {"heads": 0.3, "tails": 0.7}

@@ -55,6 +55,7 @@ def test_every_smoke_entry_names_a_notebook():
     assert set(SMOKE_PARAMETERS) <= {p.stem for p in NOTEBOOKS}
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_papermill_smoke_run(path, tmp_path, monkeypatch):
     parameters = SMOKE_PARAMETERS.get(path.stem, {})

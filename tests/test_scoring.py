@@ -119,9 +119,10 @@ def test_logprob_expected_score_is_recorded(tmp_path):
     assert abs(row.expected_score - row.score) <= 10
 
 
+@pytest.mark.heavy
 def test_kill_and_resume_loses_nothing_and_duplicates_nothing(tmp_path):
     cache = tmp_path / "c.sqlite"
-    n_items = 150
+    n_items = 60  # 120 calls; the child is killed after 40
     with OpenAICompatibleTestServer(delay_s=0.01) as server:
         script = textwrap.dedent(f"""
             import pandas as pd

@@ -5,8 +5,10 @@ its training items at least as well as any single agent; a larger market's fitte
 larger): those are plain ``assert`` statements. Others are what **one** recorded panel shows (the
 simplex beats the best single agent held out on ETHICS): true when the committed panel is
 replayed, and merely a question when a reader scores live with another model. :class:`Claims`
-checks the second kind: it asserts them when replaying, and otherwise prints whether this panel
-shows them, in the same words, so a live run on any model finishes and says what it found.
+checks the second kind: it asserts them when replaying the recorded panel with the chapter's
+default parameters (the analysis its text describes), and otherwise prints whether they are
+shown, in the same words, so a live run on any model, or a replay with other parameters
+(``-p intercept True``, fewer permutations), finishes and says what it found.
 """
 
 from __future__ import annotations
@@ -25,24 +27,47 @@ def wrap(text: str, width: int = OUTPUT_WIDTH) -> str:
 
 
 class Claims:
-    """``claims = Claims(replaying); claims.check(gain > 0, "NNLS beats the best single agent")``."""
+    """``claims = Claims(replaying, changed); claims.check(gain > 0, "NNLS beats the best agent")``.
 
-    def __init__(self, replaying: bool, echo=print):
+    ``replaying``: the chapter reads the recorded panel. ``changed``: the parameters that differ
+    from the chapter's defaults (:func:`avc.cli.changed_parameters`); with any, the statements
+    are reported, not asserted, since they describe the default analysis."""
+
+    def __init__(self, replaying: bool, changed: dict | None = None, echo=print):
         self.replaying = replaying
+        self.changed = dict(changed or {})
+        self.asserting = replaying and not self.changed
         self.echo = echo
         self.results: list[tuple[str, bool]] = []
+        if replaying and self.changed:
+            settings = ", ".join(f"{k} = {v!r}" for k, v in self.changed.items())
+            self.echo(wrap(f"the statements about the recorded panel describe this chapter's default "
+                           f"analysis; with {settings} they are reported, not asserted"))
+
+    @property
+    def where(self) -> str:
+        """Where a reported statement was looked for."""
+        return "with these parameters" if self.replaying else "by this panel"
 
     def check(self, holds, statement: str) -> bool:
-        """Assert ``holds`` when replaying the recorded panel; print the verdict either way."""
+        """Assert ``holds`` when replaying the recorded panel with the default parameters;
+        print the verdict either way."""
         holds = bool(holds)
         self.results.append((statement, holds))
-        if self.replaying:
+        if self.asserting:
             assert holds, f"the recorded panel no longer shows this: {statement}"
             self.echo(wrap(f"checked on the recorded panel: {statement}"))
         else:
-            self.echo(wrap(f"{'shown' if holds else 'NOT shown'} by this panel: {statement}"))
+            self.echo(wrap(f"{'shown' if holds else 'NOT shown'} {self.where}: {statement}"))
         return holds
 
     @property
     def shown(self) -> int:
         return sum(holds for _, holds in self.results)
+
+    def summary(self) -> str:
+        """One line: how many of the statements hold here."""
+        if self.asserting:
+            return wrap(f"all {len(self.results)} statements about the recorded panel checked")
+        return wrap(f"{self.shown} of {len(self.results)} statements about the recorded panel are "
+                    f"shown {self.where}")

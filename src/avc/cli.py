@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import ast
 import io
+import json
 import re
 import sys
 import tokenize
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from avc.paths import REPO_ROOT
 
-__all__ = ["chapter_parameters", "chapters", "main", "parse_parameters", "parse_value", "run_chapter"]
+__all__ = ["changed_parameters", "chapter_parameters", "chapters", "main", "parse_parameters", "parse_value", "run_chapter"]
 
 BOOK_DIR = REPO_ROOT / "book"
 RUNS_DIR = REPO_ROOT / "runs"
@@ -38,14 +39,21 @@ def chapters() -> dict[str, Path]:
 
 def chapter_parameters(name: str) -> dict[str, dict]:
     """The chapter's parameters: ``{name: {"default": value, "type": str, "help": comment}}``."""
-    import nbformat
-
-    path = _chapter_path(name)
-    notebook = nbformat.read(path, as_version=4)
-    cells = [c for c in notebook.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    # plain JSON, not nbformat: chapters call this from their kernel (changed_parameters), and
+    # importing nbformat's schema validation there would cost about a second
+    notebook = json.loads(_chapter_path(name).read_text(encoding="utf-8"))
+    cells = [c for c in notebook["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
     if not cells:
         return {}
-    return parse_parameters(cells[0].source)
+    source = cells[0]["source"]
+    return parse_parameters(source if isinstance(source, str) else "".join(source))
+
+
+def changed_parameters(name: str, values: dict) -> dict:
+    """The parameters of chapter ``name`` whose value in ``values`` (a chapter passes
+    ``globals()``) differs from the default in its parameters cell: ``{name: value}``."""
+    return {key: values[key] for key, spec in chapter_parameters(name).items()
+            if key in values and values[key] != spec["default"]}
 
 
 def parse_parameters(source: str) -> dict[str, dict]:
