@@ -47,3 +47,14 @@ def test_changed_parameters_compares_with_the_parameters_cell():
     lists = {key: spec["default"] for key, spec in chapter_parameters("g_market").items()}
     lists["agent_counts"] = [5, 100]
     assert changed_parameters("g_market", lists) == {"agent_counts": [5, 100]}
+
+
+def test_a_simulation_names_itself_and_reports_with_other_sizes():
+    lines = []
+    claims = Claims(True, {}, echo=lines.append, subject="the simulation")
+    claims.check(True, "competition helps")
+    assert lines == ["checked on the simulation: competition helps"]
+    with pytest.raises(AssertionError, match="the simulation no longer shows this: it hurts"):
+        claims.check(False, "it hurts")
+    small = Claims(True, {"n_markets": 2}, echo=lines.append, subject="the simulation")
+    assert not small.check(False, "it hurts") and lines[-1] == "NOT shown with these parameters: it hurts"

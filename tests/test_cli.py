@@ -86,3 +86,25 @@ def test_run_executes_a_chapter_with_a_changed_parameter():
     assert "n_companies = 4" in injected[0].source
     printed = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.outputs)
     assert "error of each company alone: [0.1 0.1 0.1 0.1]" in printed
+
+
+@pytest.mark.parametrize("value", [0, 2.5, "3", True, None])
+def test_check_at_least_refuses_with_the_name_the_minimum_and_the_reason(value):
+    with pytest.raises(cli.ParameterError, match=r"n_user_folds must be an integer of at least 2 \(two folds\); got"):
+        cli.check_at_least("n_user_folds", value, 2, "two folds")
+    assert cli.check_at_least("n_user_folds", 2, 2) == 2
+
+
+@pytest.mark.parametrize("values", [[], [0], [5, -1], [2.5], "5", 5, [True]])
+def test_check_counts_refuses_anything_but_a_list_of_positive_integers(values):
+    with pytest.raises(cli.ParameterError, match="agent_counts must be a non-empty list of positive integers"):
+        cli.check_counts("agent_counts", values)
+    assert cli.check_counts("agent_counts", (5, 100)) == [5, 100]
+
+
+@pytest.mark.parametrize("value", [0, 1, 1.5, -0.2, "0.1", True, float("nan")])
+def test_check_number_refuses_outside_the_range_and_names_it(value):
+    with pytest.raises(cli.ParameterError, match=r"delta must be a number above 0 and below 1 \(a probability\); got"):
+        cli.check_number("delta", value, above=0, below=1, reason="a probability")
+    assert cli.check_number("delta", 0.05, above=0, below=1) == 0.05
+    assert cli.check_number("max_noise", 0, at_least=0) == 0.0

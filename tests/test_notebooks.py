@@ -2,6 +2,7 @@
 papermill with tiny parameters from any working directory."""
 
 import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -71,3 +72,30 @@ def test_papermill_smoke_run(path, tmp_path, monkeypatch):
     executed = nbformat.read(output, as_version=4)
     injected = [c for c in executed.cells if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
     assert (len(injected) == 1) == bool(parameters)
+
+
+# Parameters checked elsewhere than by a check_* call of avc.cli in the chapter, and why
+CHECKED_ELSEWHERE = {
+    ("f_experiments", "n_agents"): "live.check_n_agents",
+    ("f_experiments", "n_items"): "live.check_n_items",
+    ("f_experiments", "max_calls"): "live.score_live_many refuses a negative or non-integer max_calls",
+    ("status", "packages"): "any list of names: one that is not installed is listed as such",
+}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_numeric_parameter_is_checked_before_any_work(path):
+    """A value a chapter cannot use (0 games, a negative noise) is refused with a message that
+    names the parameter, not met by an error deep inside the computation."""
+    from avc.cli import chapter_parameters
+
+    notebook = nbformat.read(path, as_version=4)
+    code = "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
+    unchecked = [
+        name for name, spec in chapter_parameters(path.stem).items()
+        if name != "seed" and (path.stem, name) not in CHECKED_ELSEWHERE
+        and isinstance(spec["default"], (int, float, list)) and not isinstance(spec["default"], bool)
+        and not re.search(rf'check_\w+\(\s*"{re.escape(name)}",\s*{re.escape(name)}\b', code)
+        and not re.search(rf"\bfor \w+ in {re.escape(name)}:\s*\n(\s+check_\w+\(.*\n)+", code)
+    ]
+    assert not unchecked, f"{path.name}: no check_* call for the parameters {unchecked}"

@@ -31,17 +31,21 @@ class Claims:
 
     ``replaying``: the chapter reads the recorded panel. ``changed``: the parameters that differ
     from the chapter's defaults (:func:`avc.cli.changed_parameters`); with any, the statements
-    are reported, not asserted, since they describe the default analysis."""
+    are reported, not asserted, since they describe the default analysis. A simulation chapter
+    (its statements are about random games drawn with its seed and sizes, not theorems) passes
+    ``replaying=True`` and ``subject="the simulation"``."""
 
-    def __init__(self, replaying: bool, changed: dict | None = None, echo=print):
+    def __init__(self, replaying: bool, changed: dict | None = None, echo=print,
+                 subject: str = "the recorded panel"):
         self.replaying = replaying
         self.changed = dict(changed or {})
         self.asserting = replaying and not self.changed
         self.echo = echo
+        self.subject = subject
         self.results: list[tuple[str, bool]] = []
         if replaying and self.changed:
             settings = ", ".join(f"{k} = {v!r}" for k, v in self.changed.items())
-            self.echo(wrap(f"the statements about the recorded panel describe this chapter's default "
+            self.echo(wrap(f"the statements about {subject} describe this chapter's default "
                            f"analysis; with {settings} they are reported, not asserted"))
 
     @property
@@ -55,8 +59,8 @@ class Claims:
         holds = bool(holds)
         self.results.append((statement, holds))
         if self.asserting:
-            assert holds, f"the recorded panel no longer shows this: {statement}"
-            self.echo(wrap(f"checked on the recorded panel: {statement}"))
+            assert holds, f"{self.subject} no longer shows this: {statement}"
+            self.echo(wrap(f"checked on {self.subject}: {statement}"))
         else:
             self.echo(wrap(f"{'shown' if holds else 'NOT shown'} {self.where}: {statement}"))
         return holds
@@ -68,6 +72,6 @@ class Claims:
     def summary(self) -> str:
         """One line: how many of the statements hold here."""
         if self.asserting:
-            return wrap(f"all {len(self.results)} statements about the recorded panel checked")
-        return wrap(f"{self.shown} of {len(self.results)} statements about the recorded panel are "
+            return wrap(f"all {len(self.results)} statements about {self.subject} checked")
+        return wrap(f"{self.shown} of {len(self.results)} statements about {self.subject} are "
                     f"shown {self.where}")

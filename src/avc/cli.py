@@ -22,7 +22,7 @@ from pathlib import Path
 
 from avc.paths import REPO_ROOT
 
-__all__ = ["changed_parameters", "chapter_parameters", "chapters", "main", "parse_parameters", "parse_value", "run_chapter"]
+__all__ = ["changed_parameters", "chapter_parameters", "chapters", "check_at_least", "check_counts", "check_number", "main", "parse_parameters", "parse_value", "run_chapter"]
 
 BOOK_DIR = REPO_ROOT / "book"
 RUNS_DIR = REPO_ROOT / "runs"
@@ -78,6 +78,36 @@ def parse_parameters(source: str) -> dict[str, dict]:
         out[node.targets[0].id] = {"default": value, "type": type(value).__name__,
                                    "help": " ".join(c for c in comments if c)}
     return out
+
+
+def check_at_least(name: str, value, minimum: int, reason: str = "") -> int:
+    """Refuse a chapter parameter that is not an integer of at least ``minimum``, saying why."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        why = f" ({reason})" if reason else ""
+        raise ParameterError(f"{name} must be an integer of at least {minimum}{why}; got {value!r}.")
+    return value
+
+
+def check_number(name: str, value, *, at_least=None, above=None, below=None, reason: str = "") -> float:
+    """Refuse a chapter parameter that is not a number in the range given (``at_least``: ≥,
+    ``above``: >, ``below``: <), saying why."""
+    bounds = [f"{word} {bound:g}" for word, bound in (("at least", at_least), ("above", above), ("below", below))
+              if bound is not None]
+    fits = (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and (at_least is None or value >= at_least) and (above is None or value > above)
+            and (below is None or value < below))
+    if not fits:
+        why = f" ({reason})" if reason else ""
+        raise ParameterError(f"{name} must be a number {' and '.join(bounds)}{why}; got {value!r}.")
+    return float(value)
+
+
+def check_counts(name: str, values) -> list[int]:
+    """Refuse a chapter parameter that is not a non-empty list of positive integers."""
+    if (not isinstance(values, (list, tuple)) or not values
+            or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values)):
+        raise ParameterError(f"{name} must be a non-empty list of positive integers, e.g. [5, 100]; got {values!r}.")
+    return list(values)
 
 
 def _chapter_path(name: str) -> Path:
