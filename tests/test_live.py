@@ -282,16 +282,6 @@ def test_n_items_defaults():
     assert live.check_n_items(5000, replay_items=200, available=1000) == 1000
 
 
-@pytest.mark.parametrize("value", [0, -1, 2.5, "10", False])
-def test_n_agents_must_be_a_positive_integer(value):
-    with pytest.raises(ValueError, match=r"n_agents must be a positive integer \(there are 100 personas"):
-        live.check_n_agents(value, available=100)
-
-
-def test_n_agents_is_capped_at_the_personas_there_are():
-    assert live.check_n_agents(1, available=100) == 1 and live.check_n_agents(500, available=100) == 100
-
-
 def test_a_mistyped_backend_is_refused():
     with pytest.raises(ValueError, match="backend must be one of 'replay', 'openai', 'local'; got 'replya'"):
         live.check_backend("replya")

@@ -76,7 +76,6 @@ def test_papermill_smoke_run(path, tmp_path, monkeypatch):
 
 # Parameters checked elsewhere than by a check_* call of avc.cli in the chapter, and why
 CHECKED_ELSEWHERE = {
-    ("f_experiments", "n_agents"): "live.check_n_agents",
     ("f_experiments", "n_items"): "live.check_n_items",
     ("f_experiments", "max_calls"): "live.score_live_many refuses a negative or non-integer max_calls",
     ("status", "packages"): "any list of names: one that is not installed is listed as such",

@@ -22,7 +22,18 @@ from pathlib import Path
 
 from avc.paths import REPO_ROOT
 
-__all__ = ["changed_parameters", "chapter_parameters", "chapters", "check_at_least", "check_counts", "check_number", "main", "parse_parameters", "parse_value", "run_chapter"]
+__all__ = [
+    "changed_parameters",
+    "chapter_parameters",
+    "chapters",
+    "check_at_least",
+    "check_counts",
+    "check_number",
+    "main",
+    "parse_parameters",
+    "parse_value",
+    "run_chapter",
+]
 
 BOOK_DIR = REPO_ROOT / "book"
 RUNS_DIR = REPO_ROOT / "runs"
@@ -80,9 +91,13 @@ def parse_parameters(source: str) -> dict[str, dict]:
     return out
 
 
+def _is_integer(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def check_at_least(name: str, value, minimum: int, reason: str = "") -> int:
     """Refuse a chapter parameter that is not an integer of at least ``minimum``, saying why."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    if not _is_integer(value) or value < minimum:
         why = f" ({reason})" if reason else ""
         raise ParameterError(f"{name} must be an integer of at least {minimum}{why}; got {value!r}.")
     return value
@@ -105,7 +120,7 @@ def check_number(name: str, value, *, at_least=None, above=None, below=None, rea
 def check_counts(name: str, values) -> list[int]:
     """Refuse a chapter parameter that is not a non-empty list of positive integers."""
     if (not isinstance(values, (list, tuple)) or not values
-            or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values)):
+            or any(not _is_integer(v) or v < 1 for v in values)):
         raise ParameterError(f"{name} must be a non-empty list of positive integers, e.g. [5, 100]; got {values!r}.")
     return list(values)
 

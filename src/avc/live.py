@@ -37,7 +37,6 @@ __all__ = [
     "ServerCheckError",
     "ServerInfo",
     "check_backend",
-    "check_n_agents",
     "check_n_items",
     "check_server",
     "plan_run",
@@ -74,14 +73,6 @@ def check_backend(backend: str) -> str:
         raise ValueError(f"backend must be one of {', '.join(repr(b) for b in BACKENDS)}; got {backend!r}. "
                          "Nothing was sent.")
     return backend
-
-
-def check_n_agents(n_agents, available: int) -> int:
-    """The number of personas a chapter uses: a positive integer, capped at ``available``."""
-    if isinstance(n_agents, bool) or not isinstance(n_agents, int) or n_agents < 1:
-        raise ValueError(f"n_agents must be a positive integer (there are {available} personas per domain); "
-                         f"got {n_agents!r}. Nothing was sent.")
-    return min(n_agents, available)
 
 
 def check_n_items(n_items, replay_items: int, available: int) -> int:
