@@ -562,9 +562,8 @@ def load_panel_calls(domain: str) -> pd.DataFrame:
             f"`python scripts/record_panel.py --domain {domain}` (needs the local model), or score live "
             "with avc.scoring.score_panel."
         )
-    # round_trip: the exact floats that were written, so a re-export changes no digit.
-    calls = pd.read_csv(path, dtype={"raw_text": str, "model_reported": str, "system_fingerprint": str},
-                        float_precision="round_trip")
+    # pandas 3 reads back the exact floats that were written, so a re-export changes no digit
+    calls = pd.read_csv(path, dtype={"raw_text": str, "model_reported": str, "system_fingerprint": str})
     if "server" not in calls.columns:  # recorded before servers were part of the key
         calls = rekey(calls, panel_server(domain))
     return calls

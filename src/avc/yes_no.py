@@ -37,7 +37,7 @@ def load_yes_no_panel() -> pd.Series | None:
     """100 x P(Yes) per movie (indexed by item id), or ``None`` when it has not been recorded."""
     if not yes_no_path().is_file():
         return None
-    calls = pd.read_csv(yes_no_path(), float_precision="round_trip")
+    calls = pd.read_csv(yes_no_path())
     return calls.set_index("item_id")["expected_score"].rename("P(Yes) x 100")
 
 
