@@ -44,8 +44,10 @@ LANGUAGE_INFO = {
 
 def pytest_configure(config):
     config.addinivalue_line(
-        "markers", "heavy: takes several seconds here (a chapter in a kernel, a child process, a large "
-        "sample); scheduled first, so that the two workers of scripts/test.sh finish together")
+        "markers",
+        "heavy: takes several seconds here (a chapter in a kernel, a child process, a large "
+        "sample); scheduled first, so that the two workers of scripts/test.sh finish together",
+    )
 
 
 def _nbval_on(config) -> bool:
@@ -89,8 +91,10 @@ class CachedExecution(pytest.Item):
     def runtest(self):
         problems = execution_cache.stored_execution_problems(self.notebook)
         if problems:
-            raise AssertionError(f"{self.path.name}: the stored execution (cache record {self.pk}) is not clean:\n"
-                                 + "\n".join(problems))
+            raise AssertionError(
+                f"{self.path.name}: the stored execution (cache record {self.pk}) is not clean:\n"
+                + "\n".join(problems)
+            )
 
     def reportinfo(self):
         seconds = self.data.get("execution_seconds")
@@ -130,8 +134,13 @@ _STARTED = pytest.StashKey[dict]()
 def pytest_collection_modifyitems(config, items):
     reused = config.stash.get(_REUSED, set())
     if reused:
-        items[:] = [i for i in items if isinstance(i, CachedExecution) or Path(i.path) not in reused
-                    or not type(i).__name__ == "IPyNbCell"]
+        items[:] = [
+            i
+            for i in items
+            if isinstance(i, CachedExecution)
+            or Path(i.path) not in reused
+            or not type(i).__name__ == "IPyNbCell"
+        ]
     # With pytest-xdist (--dist loadgroup) the cells of one notebook share a kernel, so they
     # must run on one worker; every other test is spread over the workers one by one.
     for item in items:
@@ -196,7 +205,11 @@ def pytest_runtest_teardown(item, nextitem):
     started = item.config.stash.get(_STARTED, {}).get(Path(item.path), time.perf_counter())
     with _locked_cache() as cache:
         cache.cache_notebook_bundle(
-            CacheBundleIn(notebook, str(item.path), data={"execution_seconds": time.perf_counter() - started,
-                                                         "executed_by": "nbval"}),
-            check_validity=False, overwrite=True,
+            CacheBundleIn(
+                notebook,
+                str(item.path),
+                data={"execution_seconds": time.perf_counter() - started, "executed_by": "nbval"},
+            ),
+            check_validity=False,
+            overwrite=True,
         )

@@ -1,9 +1,9 @@
 """Section F's grid (K = 1..100, 100 permutations, 5 folds, NNLS and simplex): three routes timed
 in one run on the same synthetic panels.
 
-1. ``avc.fitting.alignment_curve``: the compiled grid (Cholesky-updated active sets along each
+1. ``avc.fitting.curves.alignment_curve``: the compiled grid (Cholesky-updated active sets along each
    permutation's path, all six methods). Timed whole, ``--repeats`` times.
-2. ``avc.fitting.alignment_curve_reference``: the previous implementation (warm-started active
+2. ``reference_curves.alignment_curve_reference``: the previous implementation (warm-started active
    sets in Python, a fresh solve of the active block per step). Timed on the first
    ``--reference-perms`` permutations (the same folds and permutations as route 1) and scaled
    linearly to 100 permutations; its output is compared with route 1's on those permutations.
@@ -26,13 +26,20 @@ scores on 0-100 (a few shared factors plus noise, rounded to integers), 1,000 it
 """
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from scipy.optimize import nnls
 from threadpoolctl import threadpool_limits
 
-from avc.fitting import REFERENCE_METHODS, alignment_curve, alignment_curve_reference
+from avc.fitting.curves import alignment_curve
+from avc.fitting.fits import REFERENCE_METHODS
+
+# test support (the fake server, the reference curves) lives beside the tests
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from reference_curves import alignment_curve_reference  # noqa: E402
 
 
 def synthetic_panel(rng, n_items, n_agents=100, n_factors=4):
@@ -40,7 +47,11 @@ def synthetic_panel(rng, n_items, n_agents=100, n_factors=4):
     loadings = rng.normal(size=(n_factors, n_agents))
     scores = 50 + 15 * factors @ loadings / np.sqrt(n_factors) + rng.normal(0, 8, size=(n_items, n_agents))
     scores = np.clip(np.round(scores), 0, 100)
-    target = np.clip(50 + 15 * factors @ rng.normal(size=n_factors) / np.sqrt(n_factors) + rng.normal(0, 5, size=n_items), 0, 100)
+    target = np.clip(
+        50 + 15 * factors @ rng.normal(size=n_factors) / np.sqrt(n_factors) + rng.normal(0, 5, size=n_items),
+        0,
+        100,
+    )
     return scores / 100, target / 100
 
 
@@ -73,8 +84,12 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--reference-perms", type=int, default=20)
     parser.add_argument("--naive-per-k", type=int, default=3)
-    parser.add_argument("--blas-threads", type=int, default=1,
-                        help="BLAS threads for every route (alignment_curve uses one for its Gram matrices anyway)")
+    parser.add_argument(
+        "--blas-threads",
+        type=int,
+        default=1,
+        help="BLAS threads for every route (alignment_curve uses one for its Gram matrices anyway)",
+    )
     args = parser.parse_args()
     with threadpool_limits(limits=args.blas_threads, user_api="blas"):
         run(args)
@@ -85,9 +100,14 @@ def run(args):
     rng = np.random.default_rng(0)
     start = time.perf_counter()
     alignment_curve(*synthetic_panel(np.random.default_rng(1), 30, 5), n_perms=2, n_folds=3)
-    print(f"first call (numba compiles, or loads its cache): {time.perf_counter() - start:.2f} s, not counted below; "
-          f"BLAS threads: {args.blas_threads}")
-    panels = {name: synthetic_panel(rng, n_items) for name, n_items in (("ethics-like", 1000), ("movielens-like", 1235))}
+    print(
+        f"first call (numba compiles, or loads its cache): {time.perf_counter() - start:.2f} s, not counted below; "
+        f"BLAS threads: {args.blas_threads}"
+    )
+    panels = {
+        name: synthetic_panel(rng, n_items)
+        for name, n_items in (("ethics-like", 1000), ("movielens-like", 1235))
+    }
     times = {name: {"grid": [], "reference": [], "naive": []} for name in [*panels, "both"]}
     scale_ref = args.perms / args.reference_perms
     for repeat in range(args.repeats):
@@ -96,22 +116,35 @@ def run(args):
             grid = alignment_curve(X, y, ks=ks, n_perms=args.perms, n_folds=args.folds, seed=repeat)
             times[name]["grid"].append(time.perf_counter() - start)
             start = time.perf_counter()
-            reference = alignment_curve_reference(X, y, ks=ks, n_perms=args.reference_perms, n_folds=args.folds, seed=repeat)
+            reference = alignment_curve_reference(
+                X, y, ks=ks, n_perms=args.reference_perms, n_folds=args.folds, seed=repeat
+            )
             times[name]["reference"].append((time.perf_counter() - start) * scale_ref)
-            times[name]["naive"].append(naive_grid_seconds(X, y, args.perms, args.folds, rng, args.naive_per_k))
-            merged = grid[grid.method.isin(REFERENCE_METHODS)].merge(reference, on=["K", "method", "permutation"])
+            times[name]["naive"].append(
+                naive_grid_seconds(X, y, args.perms, args.folds, rng, args.naive_per_k)
+            )
+            merged = grid[grid.method.isin(REFERENCE_METHODS)].merge(
+                reference, on=["K", "method", "permutation"]
+            )
             assert len(merged) == len(reference)
-            gap = max(float(np.abs(merged[f"{c}_x"] - merged[f"{c}_y"]).max()) for c in ("mse", "train_mse", "nonzero"))
+            gap = max(
+                float(np.abs(merged[f"{c}_x"] - merged[f"{c}_y"]).max())
+                for c in ("mse", "train_mse", "nonzero")
+            )
             if repeat == 0:
-                print(f"{name}: {X.shape[0]} items x {X.shape[1]} agents; grid vs reference on "
-                      f"{args.reference_perms} permutations: largest difference {gap:.1e}")
+                print(
+                    f"{name}: {X.shape[0]} items x {X.shape[1]} agents; grid vs reference on "
+                    f"{args.reference_perms} permutations: largest difference {gap:.1e}"
+                )
             assert gap <= 1e-9
         for route in ("grid", "reference", "naive"):
             times["both"][route].append(sum(times[name][route][-1] for name in panels))
-    print(f"\n{args.repeats} repeats; grid: {args.perms} permutations x {args.folds} folds x K = 1..100, NNLS and simplex "
-          f"(plus the four baselines); reference: timed on {args.reference_perms} permutations x {scale_ref:g}; "
-          f"naive: {2 * 100 * args.naive_per_k} timed fits per repeat ({args.naive_per_k} per method and K, random "
-          f"permutation and fold), x {args.perms * args.folds / args.naive_per_k:g}")
+    print(
+        f"\n{args.repeats} repeats; grid: {args.perms} permutations x {args.folds} folds x K = 1..100, NNLS and simplex "
+        f"(plus the four baselines); reference: timed on {args.reference_perms} permutations x {scale_ref:g}; "
+        f"naive: {2 * 100 * args.naive_per_k} timed fits per repeat ({args.naive_per_k} per method and K, random "
+        f"permutation and fold), x {args.perms * args.folds / args.naive_per_k:g}"
+    )
     for name, routes in times.items():
         grid, reference, naive = (np.asarray(routes[r]) for r in ("grid", "reference", "naive"))
         print(f"\n{name}")

@@ -72,7 +72,10 @@ def inputs_hash() -> str:
     listing = [f"{p.relative_to(data).as_posix()} {p.stat().st_size}" for p in _files(data)] if data else []
     feed("datasets", "\n".join(listing).encode())
     # Environment variables of the package (which model file, which data folder, ...)
-    feed("environment", "\n".join(f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("AVC_")).encode())
+    feed(
+        "environment",
+        "\n".join(f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("AVC_")).encode(),
+    )
     return digest.hexdigest()[:16]
 
 

@@ -3,7 +3,7 @@
     .venv/bin/python scripts/record_panel.py --domain ethics --n-items 200
     .venv/bin/python scripts/record_panel.py --domain movielens --n-items 200 --logprobs
 
-Needs the optional extra llama-cpp-python[server] and the model (see avc.local_llm), and the
+Needs the optional extra llama-cpp-python[server] and the model (see avc.llm.local), and the
 datasets (AVC_DATA_DIR or a download).
 
 The recorder only ever adds to the committed panel: every export keeps the committed calls, so
@@ -25,21 +25,37 @@ import os
 import platform
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 
-from avc import datasets
-from avc.local_llm import MODEL_BYTES, MODEL_NAME, MODEL_SHA256, LocalLLMServer, local_model_path
+from avc.llm.cache import CALL_COLUMNS, ScoreCache, local_server_id
+from avc.llm.client import ClientConfig
+from avc.llm.local import MODEL_BYTES, MODEL_NAME, MODEL_SHA256, LocalLLMServer, local_model_path
+from avc.llm.runs import call_jobs, score_panel
+from avc.panels import datasets
+from avc.panels.files import panel_path
+from avc.panels.personas import load_personas, prompts_hash
+from avc.panels.recorded import load_panel_calls, load_provenance
 from avc.paths import cache_dir
-from avc.personas import load_personas, prompts_hash
-from avc.score_cache import local_server_id
-from avc.scoring import (CALL_COLUMNS, ClientConfig, ScoreCache, call_jobs, load_panel_calls, load_provenance, panel_path,
-                         score_panel)
 
 ITEM_BUILDERS = {"ethics": datasets.ethics_items, "movielens": datasets.movielens_items}
-META_KEYS = ("domain", "model", "server", "model_file_bytes", "model_file_sha256", "model_file", "runtime", "server_settings",
-             "sampling", "n_personas", "prompts_sha256", "items", "machine", "earlier_settings")
+META_KEYS = (
+    "domain",
+    "model",
+    "server",
+    "model_file_bytes",
+    "model_file_sha256",
+    "model_file",
+    "runtime",
+    "server_settings",
+    "sampling",
+    "n_personas",
+    "prompts_sha256",
+    "items",
+    "machine",
+    "earlier_settings",
+)
 
 
 def _cpu_model() -> str:
@@ -65,15 +81,19 @@ def export(store: ScoreCache, domain: str, keys: set[str], meta: dict, items: pd
     calls = pd.concat([committed[CALL_COLUMNS], calls[calls.key.isin(keys)]], ignore_index=True)
     calls = calls.drop_duplicates("key", keep="first")
     per_item = calls.groupby("item_id").persona_id.nunique()
-    calls = calls[calls.item_id.isin(per_item[per_item == meta["n_personas"]].index)].sort_values(["item_id", "persona_id"])
+    calls = calls[calls.item_id.isin(per_item[per_item == meta["n_personas"]].index)].sort_values(
+        ["item_id", "persona_id"]
+    )
     target = panel_path(domain)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".tmp.gz")
     calls[CALL_COLUMNS].to_csv(tmp, index=False, compression={"method": "gzip", "mtime": 0})
     os.replace(tmp, target)
     if calls.item_id.nunique() < committed.item_id.nunique():
-        raise RuntimeError(f"refusing to export {calls.item_id.nunique()} items over the "
-                           f"{committed.item_id.nunique()} committed ones")
+        raise RuntimeError(
+            f"refusing to export {calls.item_id.nunique()} items over the "
+            f"{committed.item_id.nunique()} committed ones"
+        )
     recorded = items[items.item_id.isin(set(calls.item_id))].drop(columns="text")
     if len(recorded) < calls.item_id.nunique():  # items scored earlier but outside this run's items
         recorded = pd.concat([pd.read_csv(panel_path(domain, "items")), recorded]).drop_duplicates("item_id")
@@ -81,29 +101,38 @@ def export(store: ScoreCache, domain: str, keys: set[str], meta: dict, items: pd
     n_complete = int(calls.item_id.nunique())  # every item left has all personas
     provenance = dict(
         meta,
-        items=f"first {n_complete} of avc.datasets.{ITEM_BUILDERS[domain].__name__}() (seeded order)",
+        items=f"first {n_complete} of avc.panels.datasets.{ITEM_BUILDERS[domain].__name__}() (seeded order)",
         calls=int(len(calls)),
         items_with_every_persona=n_complete,
         invalid_rate=round(float((calls.status != "ok").mean()), 4) if len(calls) else None,
         mean_latency_s=round(float(calls.latency_s.mean()), 3) if len(calls) else None,
         first_call=calls.created_at.min() if len(calls) else None,
         last_call=calls.created_at.max() if len(calls) else None,
-        exported_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        exported_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     panel_path(domain, "provenance").write_text(json.dumps(provenance, indent=2) + "\n")
     return calls
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--domain", choices=sorted(ITEM_BUILDERS), required=True)
     parser.add_argument("--n-items", type=int, default=200)
     parser.add_argument("--chunk", type=int, default=25)
-    parser.add_argument("--logprobs", action="store_true", default=None,
-                        help="also record the log-probability expected score (default: on for movielens)")
+    parser.add_argument(
+        "--logprobs",
+        action="store_true",
+        default=None,
+        help="also record the log-probability expected score (default: on for movielens)",
+    )
     parser.add_argument("--max-tokens", type=int, default=None, help="default: 5 for ethics, 3 for movielens")
-    parser.add_argument("--export-only", action="store_true",
-                        help="export the complete items already in the cache and stop (no model needed)")
+    parser.add_argument(
+        "--export-only",
+        action="store_true",
+        help="export the complete items already in the cache and stop (no model needed)",
+    )
     args = parser.parse_args(argv)
     # Movie scores come back as the same integer for almost every film from the local model, so
     # the expected score over the first token's alternatives is recorded too; three tokens hold
@@ -127,11 +156,19 @@ def main(argv=None) -> int:
         print(f"imported {imported} committed calls into the cache ({store.count()} cached)")
         n_committed = committed.item_id.nunique()
         if n_committed > len(items):
-            print(f"asked for {len(items)} items; the committed panel has {n_committed}: the recorder only adds, "
-                  f"so the export keeps all {n_committed}")
+            print(
+                f"asked for {len(items)} items; the committed panel has {n_committed}: the recorder only adds, "
+                f"so the export keeps all {n_committed}"
+            )
     if args.export_only:
-        config = ClientConfig(model=MODEL_NAME, api_key_env=None, logprobs=args.logprobs, max_tokens=args.max_tokens,
-                              top_logprobs=10, server_id=server_id)
+        config = ClientConfig(
+            model=MODEL_NAME,
+            api_key_env=None,
+            logprobs=args.logprobs,
+            max_tokens=args.max_tokens,
+            top_logprobs=10,
+            server_id=server_id,
+        )
         keys = {job["key"] for job in call_jobs(config, personas, items)}
         previous = load_provenance(args.domain)
         calls = export(store, args.domain, keys, {k: v for k, v in previous.items() if k in META_KEYS}, items)
@@ -141,17 +178,28 @@ def main(argv=None) -> int:
     import llama_cpp
 
     # Without log-probabilities the server need not keep every prompt token's logits (13% faster on
-    # ETHICS, same replies); with them, avc.llama_server's identical but faster path is used.
+    # ETHICS, same replies); with them, avc.llm.llama_server's identical but faster path is used.
     with LocalLLMServer(logits_all=args.logprobs) as server:
         config = server.config(logprobs=args.logprobs, max_tokens=args.max_tokens, top_logprobs=10)
         meta = dict(
-            domain=args.domain, model=MODEL_NAME, server=config.server, model_file_bytes=MODEL_BYTES,
+            domain=args.domain,
+            model=MODEL_NAME,
+            server=config.server,
+            model_file_bytes=MODEL_BYTES,
             model_file_sha256=MODEL_SHA256,
-            model_file=str(local_model_path().name), runtime=f"llama-cpp-python {llama_cpp.__version__}",
-            server_settings=dict(n_threads=server.n_threads, n_threads_batch=server.n_threads, n_ctx=server.n_ctx,
-                                 chat_format=server.chat_format, logits_all=server.logits_all,
-                                 server_module=server.server_module),
-            sampling=config.sampling(), n_personas=len(personas), prompts_sha256=prompts_hash(personas.prompt),
+            model_file=str(local_model_path().name),
+            runtime=f"llama-cpp-python {llama_cpp.__version__}",
+            server_settings=dict(
+                n_threads=server.n_threads,
+                n_threads_batch=server.n_threads,
+                n_ctx=server.n_ctx,
+                chat_format=server.chat_format,
+                logits_all=server.logits_all,
+                server_module=server.server_module,
+            ),
+            sampling=config.sampling(),
+            n_personas=len(personas),
+            prompts_sha256=prompts_hash(personas.prompt),
             machine=dict(python=platform.python_version(), cpus=os.cpu_count(), cpu=_cpu_model()),
         )
         previous = load_provenance(args.domain) if panel_path(args.domain, "provenance").is_file() else {}
@@ -164,7 +212,7 @@ def main(argv=None) -> int:
             meta["earlier_settings"] = history
         keys: set[str] = set()
         for start in range(0, len(items), args.chunk):
-            chunk = items.iloc[start:start + args.chunk]
+            chunk = items.iloc[start : start + args.chunk]
             tic = time.perf_counter()
             run = score_panel(config, personas, chunk, cache=store, progress=sys.stderr.isatty())
             keys |= set(run.calls.key)
@@ -174,8 +222,11 @@ def main(argv=None) -> int:
                 # panel to the items so far until the run passes where it stopped
                 continue
             calls = export(store, args.domain, keys, meta, items)
-            print(f"items {start + 1}-{start + len(chunk)}: {run.n_called} calls in {time.perf_counter() - tic:.0f} s, "
-                  f"{run.n_failed} failed; exported {len(calls)} calls", flush=True)
+            print(
+                f"items {start + 1}-{start + len(chunk)}: {run.n_called} calls in {time.perf_counter() - tic:.0f} s, "
+                f"{run.n_failed} failed; exported {len(calls)} calls",
+                flush=True,
+            )
             if run.n_not_sent:
                 print(f"stopped: {run.report()}", file=sys.stderr)
                 store.close()

@@ -1,4 +1,4 @@
-"""Record the Yes/No elicitation of the movie panel with the local model (see avc.yes_no).
+"""Record the Yes/No elicitation of the movie panel with the local model (see avc.panels.yes_no).
 
     .venv/bin/python scripts/record_yes_no.py
 
@@ -12,15 +12,18 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 
-from avc import datasets
-from avc.local_llm import MODEL_NAME, MODEL_SHA256, LocalLLMServer
+from avc.llm.cache import CALL_COLUMNS, ScoreCache
+from avc.llm.local import MODEL_NAME, MODEL_SHA256, LocalLLMServer
+from avc.llm.runs import score_panel
+from avc.panels import datasets
+from avc.panels.files import yes_no_path
+from avc.panels.recorded import load_panel_items
+from avc.panels.yes_no import YES_NO_PROMPT
 from avc.paths import cache_dir
-from avc.scoring import CALL_COLUMNS, ScoreCache, load_panel_items, score_panel
-from avc.yes_no import YES_NO_PROMPT, yes_no_path
 
 
 def main() -> int:
@@ -29,7 +32,10 @@ def main() -> int:
     persona = pd.DataFrame({"persona_id": ["baseline yes/no"], "prompt": [YES_NO_PROMPT]})
     import llama_cpp
 
-    with ScoreCache(cache_dir() / "panel_movielens_yesno.sqlite") as store, LocalLLMServer(logits_all=True) as server:
+    with (
+        ScoreCache(cache_dir() / "panel_movielens_yesno.sqlite") as store,
+        LocalLLMServer(logits_all=True) as server,
+    ):
         config = server.config(logprobs=True, max_tokens=1, top_logprobs=10, reading="yes_probability")
         run = score_panel(config, persona, items, cache=store, progress=sys.stderr.isatty())
         print(run.report())
@@ -37,12 +43,19 @@ def main() -> int:
         calls = run.calls.sort_values("item_id")
         calls[CALL_COLUMNS].to_csv(yes_no_path(), index=False, compression={"method": "gzip", "mtime": 0})
         provenance = dict(
-            elicitation="Yes/No, read as 100 x P(Yes) over the first token", prompt=YES_NO_PROMPT, model=MODEL_NAME,
-            model_file_sha256=MODEL_SHA256, server=config.server, runtime=f"llama-cpp-python {llama_cpp.__version__}",
-            sampling=config.sampling(), items=f"the {len(items)} movies of the committed MovieLens panel",
-            calls=int(len(calls)), missing_readings=int(calls.expected_score.isna().sum()),
-            mean_latency_s=round(float(calls.latency_s.mean()), 3), machine=dict(cpus=os.cpu_count()),
-            exported_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            elicitation="Yes/No, read as 100 x P(Yes) over the first token",
+            prompt=YES_NO_PROMPT,
+            model=MODEL_NAME,
+            model_file_sha256=MODEL_SHA256,
+            server=config.server,
+            runtime=f"llama-cpp-python {llama_cpp.__version__}",
+            sampling=config.sampling(),
+            items=f"the {len(items)} movies of the committed MovieLens panel",
+            calls=int(len(calls)),
+            missing_readings=int(calls.expected_score.isna().sum()),
+            mean_latency_s=round(float(calls.latency_s.mean()), 3),
+            machine=dict(cpus=os.cpu_count()),
+            exported_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
         yes_no_path("provenance").write_text(json.dumps(provenance, indent=2) + "\n")
     print(f"wrote {yes_no_path()} ({len(calls)} movies)")

@@ -44,8 +44,10 @@ def chromium() -> str:
 
 def describe(page: Path, box: dict) -> str:
     """One line for a box wider than the page lets it be."""
-    return (f"{page.relative_to(HTML_DIR)} [{box['section']}] {box['kind']} {box['content']} > {box['box']} px: "
-            f"{box['text'][:40]!r}")
+    return (
+        f"{page.relative_to(HTML_DIR)} [{box['section']}] {box['kind']} {box['content']} > {box['box']} px: "
+        f"{box['text'][:40]!r}"
+    )
 
 
 # Boxes a reader scrolls sideways to read: an output (table, printed text) or a code cell whose
@@ -85,12 +87,25 @@ def measure_all(browser: str, pages: list[Path]) -> dict[Path, tuple[int, list[d
     )
     with tempfile.TemporaryDirectory() as tmp:
         wrapper = Path(tmp) / "measure.html"
-        wrapper.write_text(f'<html><body style="margin:0"><script>{_MEASURE_JS}</script>{frames}</body></html>')
+        wrapper.write_text(
+            f'<html><body style="margin:0"><script>{_MEASURE_JS}</script>{frames}</body></html>'
+        )
         dom = subprocess.run(
-            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--allow-file-access-from-files",
-             f"--user-data-dir={tmp}/profile", f"--window-size={WIDTH + 20},1000", "--virtual-time-budget=30000",
-             "--dump-dom", wrapper.as_uri()],
-            capture_output=True, text=True, timeout=300,
+            [
+                browser,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--allow-file-access-from-files",
+                f"--user-data-dir={tmp}/profile",
+                f"--window-size={WIDTH + 20},1000",
+                "--virtual-time-budget=30000",
+                "--dump-dom",
+                wrapper.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
         ).stdout
     measured = {}
     for i, page in enumerate(pages):
@@ -109,10 +124,22 @@ def shoot(browser: str, page: Path, height: int) -> Path:
     target = OUT_DIR / (page.relative_to(HTML_DIR).with_suffix(".png").as_posix().replace("/", "__"))
     with tempfile.TemporaryDirectory() as profile:
         subprocess.run(
-            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-             f"--user-data-dir={profile}", f"--window-size={WIDTH},{height}", "--virtual-time-budget=10000",
-             f"--screenshot={target}", page.as_uri()],
-            capture_output=True, text=True, timeout=300, check=True,
+            [
+                browser,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                f"--user-data-dir={profile}",
+                f"--window-size={WIDTH},{height}",
+                "--virtual-time-budget=10000",
+                f"--screenshot={target}",
+                page.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
         )
     return target
 
@@ -146,8 +173,11 @@ def main(argv: list[str]) -> int:
     keys = [a for a in argv if a != "--check"]
     browser = chromium()
     OUT_DIR.mkdir(parents=True, exist_ok=True)
-    pages = sorted(p for p in HTML_DIR.glob("**/*.html")
-                   if p.name not in SKIPPED and "_static" not in p.parts and "_sources" not in p.parts)
+    pages = sorted(
+        p
+        for p in HTML_DIR.glob("**/*.html")
+        if p.name not in SKIPPED and "_static" not in p.parts and "_sources" not in p.parts
+    )
     if keys:
         pages = [p for p in pages if any(key in p.as_posix() for key in keys)]
     wide = 0
@@ -160,8 +190,10 @@ def main(argv: list[str]) -> int:
         if not check_only:
             shots = trim_and_slice(shoot(browser, page, height))
             print(f"{page.relative_to(HTML_DIR)} -> {', '.join(s.name for s in shots)}")
-    print(f"==> {len(pages)} page(s), {wide} box(es) wider than the page lets them be"
-          + ("" if check_only else f"; screenshots in {OUT_DIR}"))
+    print(
+        f"==> {len(pages)} page(s), {wide} box(es) wider than the page lets them be"
+        + ("" if check_only else f"; screenshots in {OUT_DIR}")
+    )
     return 1 if check_only and wide else 0
 
 

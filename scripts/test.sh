@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Command 2: every test.
+#  0. ruff: lint and format check of the package, the tests, the scripts and the chapters' code
+#     (one style, configured in pyproject.toml; book/ruff.toml narrows the line to the page's box).
 #  1. pytest on both cores (pytest-xdist): unit tests of avc, the committed-notebook checks,
 #     the papermill smoke runs, and nbval over every chapter in book/. nbval executes a chapter
 #     only when the build (or an earlier test run) has not executed this exact chapter with
@@ -9,6 +11,8 @@
 #     chapters (scripts/build_stamp.py), e.g. right after command 1 with nothing changed.
 #  3. The checks of the built pages (tests/test_html.py): what a reader sees.
 source "$(dirname "${BASH_SOURCE[0]}")/venv.sh"
+ruff check src tests benchmarks scripts conftest.py book
+ruff format --check src tests benchmarks scripts conftest.py book
 python scripts/execution_cache.py link >/dev/null
 python -m pytest -n "${AVC_TEST_WORKERS:-2}" --dist loadgroup --nbval-lax --nbval-current-env \
     -m "not built_html" tests book "$@"

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog
 
-from avc.alignment import alignment_error, weighted_alignment
-from avc.examples import courtroom_utilities
+from avc.theory.alignment import alignment_error, weighted_alignment
+from avc.theory.examples import courtroom_utilities
 
 
 def dual_alignment_error(agents: np.ndarray, user: np.ndarray, simplex: bool) -> float:
@@ -28,7 +28,15 @@ def dual_alignment_error(agents: np.ndarray, user: np.ndarray, simplex: bool) ->
         b_ub.append(0.0)
     a_eq = [np.concatenate([np.ones(m), -np.ones(m), [0.0]])]  # sum(v) = 0
     bounds = [(0, None)] * (2 * m) + [(None, None) if simplex else (0, 0)]
-    res = linprog(cost, A_ub=np.array(a_ub), b_ub=b_ub, A_eq=np.array(a_eq), b_eq=[0.0], bounds=bounds, method="highs-ipm")
+    res = linprog(
+        cost,
+        A_ub=np.array(a_ub),
+        b_ub=b_ub,
+        A_eq=np.array(a_eq),
+        b_eq=[0.0],
+        bounds=bounds,
+        method="highs-ipm",
+    )
     assert res.status == 0, res.message
     return -res.fun
 
@@ -76,7 +84,9 @@ def test_cone_error_never_exceeds_hull_error():
     rng = np.random.default_rng(3)
     for _ in range(30):
         agents, user = rng.uniform(size=(5, 2, 3)), rng.uniform(size=(2, 3))
-        assert weighted_alignment(agents, user, simplex=False).eps <= weighted_alignment(agents, user).eps + 1e-9
+        assert (
+            weighted_alignment(agents, user, simplex=False).eps <= weighted_alignment(agents, user).eps + 1e-9
+        )
 
 
 @pytest.mark.parametrize("simplex", [True, False])

@@ -1,14 +1,16 @@
-"""avc.audit on targets with known answers."""
+"""avc.fitting.audit on targets with known answers."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from avc.audit import audit, constant_eps, held_out_eps
+from avc.fitting.audit import audit, constant_eps, held_out_eps
 
 
 def panel(rng, n_items=60, n_agents=6):
-    return pd.DataFrame(rng.uniform(0, 1, size=(n_items, n_agents)), columns=[f"p{i}" for i in range(n_agents)])
+    return pd.DataFrame(
+        rng.uniform(0, 1, size=(n_items, n_agents)), columns=[f"p{i}" for i in range(n_agents)]
+    )
 
 
 def test_target_inside_the_hull_has_zero_error_in_and_out_of_sample():
@@ -36,7 +38,9 @@ def test_a_target_the_agents_know_nothing_about_is_no_better_than_a_constant_hel
     low, high = result.eps_holdout_range
     assert low <= result.eps_holdout <= high
     table = result.summary()
-    assert table.shape == (7, 2) and table.loc["ε, hull (simplex + offset)", "on all items"] == pytest.approx(result.eps)
+    assert table.shape == (7, 2) and table.loc["ε, hull (simplex + offset)", "on all items"] == pytest.approx(
+        result.eps
+    )
 
 
 def test_constant_and_held_out_eps_directly():

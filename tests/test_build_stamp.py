@@ -30,9 +30,13 @@ CHANGES = {
     "edited chapter": lambda root, cache: (root / "book" / "b_model.ipynb").write_text('{"x": 1}'),
     "new untracked page": lambda root, cache: (root / "book" / "new.md").write_text("# new"),
     "deleted config": lambda root, cache: (root / "_config.yml").unlink(),
-    "chapter executed again": lambda root, cache: (cache / "executed" / "abc" / "base.ipynb").write_text("{}"),
+    "chapter executed again": lambda root, cache: (cache / "executed" / "abc" / "base.ipynb").write_text(
+        "{}"
+    ),
     "another chapter executed": lambda root, cache: (
-        (cache / "executed" / "def").mkdir(), (cache / "executed" / "def" / "base.ipynb").write_text("{}")),
+        (cache / "executed" / "def").mkdir(),
+        (cache / "executed" / "def" / "base.ipynb").write_text("{}"),
+    ),
 }
 
 

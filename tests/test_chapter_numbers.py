@@ -25,13 +25,20 @@ def test_chapter_prefix_is_the_letter_of_the_page_name():
 def test_book_wide_numbers_restart_per_chapter_in_the_page_order():
     book_wide = {
         "book/b_model": {"exercise": {"ex-b2": (2,), "ex-b1": (1,)}, "definition": {"def-b": (1,)}},
-        "book/c_competition": {"exercise": {"ex-c1": (3,), "ex-c3": (10,), "ex-c2": (4,)},
-                               "theorem": {"thm-c": (1,)}},
+        "book/c_competition": {
+            "exercise": {"ex-c1": (3,), "ex-c3": (10,), "ex-c2": (4,)},
+            "theorem": {"thm-c": (1,)},
+        },
         "book/intro": {"figure": {"fig-a": (7,), "fig-b": (5,)}},
     }
     assert chapter_numbers.renumber_per_chapter(book_wide) == {
-        "book/b_model": {"exercise": {"ex-b1": ("B", 1), "ex-b2": ("B", 2)}, "definition": {"def-b": ("B", 1)}},
-        "book/c_competition": {"exercise": {"ex-c1": ("C", 1), "ex-c2": ("C", 2), "ex-c3": ("C", 3)},
-                               "theorem": {"thm-c": ("C", 1)}},
+        "book/b_model": {
+            "exercise": {"ex-b1": ("B", 1), "ex-b2": ("B", 2)},
+            "definition": {"def-b": ("B", 1)},
+        },
+        "book/c_competition": {
+            "exercise": {"ex-c1": ("C", 1), "ex-c2": ("C", 2), "ex-c3": ("C", 3)},
+            "theorem": {"thm-c": ("C", 1)},
+        },
         "book/intro": {"figure": {"fig-b": (1,), "fig-a": (2,)}},
     }

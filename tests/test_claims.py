@@ -3,8 +3,8 @@ reported (never raised) on another panel or with other parameters."""
 
 import pytest
 
-from avc.claims import Claims
-from avc.cli import changed_parameters, chapter_parameters
+from avc.chapter.claims import Claims
+from avc.chapter.params import changed_parameters, chapter_parameters
 
 
 def run(claims_args, holds):

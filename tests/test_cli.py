@@ -7,29 +7,33 @@ import nbformat
 import pytest
 
 from avc import cli
+from avc.chapter import params as chapter_params
 
 
 def test_chapters_and_parameters_are_listed():
-    names = list(cli.chapters())
+    names = list(chapter_params.chapters())
     assert "b_model" in names and "intro" in names
-    params = cli.chapter_parameters("b_model")
+    params = chapter_params.chapter_parameters("b_model")
     assert params["max_agents"]["default"] == 40 and params["max_agents"]["type"] == "int"
     assert "most noisy agents" in params["max_agents"]["help"]
 
 
 def test_parameters_may_span_lines_and_keep_their_comments():
     source = (
-        'packages = [  # packages whose versions are listed\n'
+        "packages = [  # packages whose versions are listed\n"
         '    "numpy", "scipy",  # the numerical core\n'
-        ']\n'
+        "]\n"
         'label = "a # not a comment"  # the label\n'
-        'n = 3\n'
-        'rng = make_rng(0)  # not a literal: papermill cannot set it\n'
-        'x, y = 1, 2  # two names at once: left out\n'
+        "n = 3\n"
+        "rng = make_rng(0)  # not a literal: papermill cannot set it\n"
+        "x, y = 1, 2  # two names at once: left out\n"
     )
-    assert cli.parse_parameters(source) == {
-        "packages": {"default": ["numpy", "scipy"], "type": "list",
-                     "help": "packages whose versions are listed the numerical core"},
+    assert chapter_params.parse_parameters(source) == {
+        "packages": {
+            "default": ["numpy", "scipy"],
+            "type": "list",
+            "help": "packages whose versions are listed the numerical core",
+        },
         "label": {"default": "a # not a comment", "type": "str", "help": "the label"},
         "n": {"default": 3, "type": "int", "help": ""},
     }
@@ -40,40 +44,61 @@ def test_every_chapter_parameter_is_found():
     by the parser, whatever its layout)."""
     import ast
 
-    for name, path in cli.chapters().items():
+    for name, path in chapter_params.chapters().items():
         notebook = nbformat.read(path, as_version=4)
         cell = next(c for c in notebook.cells if "parameters" in c.metadata.get("tags", []))
-        assigned = {t.id for node in ast.parse(cell.source).body if isinstance(node, ast.Assign)
-                    for t in node.targets if isinstance(t, ast.Name)}
-        assert set(cli.chapter_parameters(name)) == assigned, name
+        assigned = {
+            t.id
+            for node in ast.parse(cell.source).body
+            if isinstance(node, ast.Assign)
+            for t in node.targets
+            if isinstance(t, ast.Name)
+        }
+        assert set(chapter_params.chapter_parameters(name)) == assigned, name
 
 
 @pytest.mark.parametrize(
     "text, default, expected",
-    [("200", 40, 200), ("0.5", 0.3, 0.5), ("2", 0.3, 2.0), ("True", False, True), ("'ethics'", "x", "ethics"),
-     ("ethics", "x", "ethics"), ("[1, 2]", [3], [1, 2]), ("None", 5, None), ("42", None, 42)],
+    [
+        ("200", 40, 200),
+        ("0.5", 0.3, 0.5),
+        ("2", 0.3, 2.0),
+        ("True", False, True),
+        ("'ethics'", "x", "ethics"),
+        ("ethics", "x", "ethics"),
+        ("[1, 2]", [3], [1, 2]),
+        ("None", 5, None),
+        ("42", None, 42),
+    ],
 )
 def test_values_are_parsed_to_the_default_type(text, default, expected):
-    assert cli.parse_value(text, default) == expected
+    assert chapter_params.parse_value(text, default) == expected
 
 
 @pytest.mark.parametrize("text, default", [("abc", 40), ("1.5", 40), ("1", True), ("[1]", 0.5)])
 def test_values_of_the_wrong_type_are_refused(text, default):
-    with pytest.raises(cli.ParameterError, match="expected a value of type"):
-        cli.parse_value(text, default)
+    with pytest.raises(chapter_params.ParameterError, match="expected a value of type"):
+        chapter_params.parse_value(text, default)
 
 
 def test_unknown_parameter_or_chapter_is_refused_with_the_valid_names():
-    with pytest.raises(cli.ParameterError, match=r"no parameter bogus; its parameters are: .*max_agents \(default 40\)"):
+    with pytest.raises(
+        chapter_params.ParameterError,
+        match=r"no parameter bogus; its parameters are: .*max_agents \(default 40\)",
+    ):
         cli.run_chapter("b_model", {"bogus": "1"})
-    with pytest.raises(cli.ParameterError, match="no chapter named 'nope'.*b_model"):
+    with pytest.raises(chapter_params.ParameterError, match="no chapter named 'nope'.*b_model"):
         cli.run_chapter("nope", {})
-    with pytest.raises(cli.ParameterError, match="parameter max_agents: expected a value of type int"):
+    with pytest.raises(
+        chapter_params.ParameterError, match="parameter max_agents: expected a value of type int"
+    ):
         cli.run_chapter("b_model", {"max_agents": "many"})
 
 
 def test_command_line_refuses_with_exit_code_2():
-    result = subprocess.run([sys.executable, "-m", "avc", "run", "b_model", "-p", "bogus", "1"], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "avc", "run", "b_model", "-p", "bogus", "1"], capture_output=True, text=True
+    )
     assert result.returncode == 2 and "its parameters are" in result.stderr
 
 
@@ -90,21 +115,29 @@ def test_run_executes_a_chapter_with_a_changed_parameter():
 
 @pytest.mark.parametrize("value", [0, 2.5, "3", True, None])
 def test_check_at_least_refuses_with_the_name_the_minimum_and_the_reason(value):
-    with pytest.raises(cli.ParameterError, match=r"n_user_folds must be an integer of at least 2 \(two folds\); got"):
-        cli.check_at_least("n_user_folds", value, 2, "two folds")
-    assert cli.check_at_least("n_user_folds", 2, 2) == 2
+    with pytest.raises(
+        chapter_params.ParameterError,
+        match=r"n_user_folds must be an integer of at least 2 \(two folds\); got",
+    ):
+        chapter_params.check_at_least("n_user_folds", value, 2, "two folds")
+    assert chapter_params.check_at_least("n_user_folds", 2, 2) == 2
 
 
 @pytest.mark.parametrize("values", [[], [0], [5, -1], [2.5], "5", 5, [True]])
 def test_check_counts_refuses_anything_but_a_list_of_positive_integers(values):
-    with pytest.raises(cli.ParameterError, match="agent_counts must be a non-empty list of positive integers"):
-        cli.check_counts("agent_counts", values)
-    assert cli.check_counts("agent_counts", (5, 100)) == [5, 100]
+    with pytest.raises(
+        chapter_params.ParameterError, match="agent_counts must be a non-empty list of positive integers"
+    ):
+        chapter_params.check_counts("agent_counts", values)
+    assert chapter_params.check_counts("agent_counts", (5, 100)) == [5, 100]
 
 
 @pytest.mark.parametrize("value", [0, 1, 1.5, -0.2, "0.1", True, float("nan")])
 def test_check_number_refuses_outside_the_range_and_names_it(value):
-    with pytest.raises(cli.ParameterError, match=r"delta must be a number above 0 and below 1 \(a probability\); got"):
-        cli.check_number("delta", value, above=0, below=1, reason="a probability")
-    assert cli.check_number("delta", 0.05, above=0, below=1) == 0.05
-    assert cli.check_number("max_noise", 0, at_least=0) == 0.0
+    with pytest.raises(
+        chapter_params.ParameterError,
+        match=r"delta must be a number above 0 and below 1 \(a probability\); got",
+    ):
+        chapter_params.check_number("delta", value, above=0, below=1, reason="a probability")
+    assert chapter_params.check_number("delta", 0.05, above=0, below=1) == 0.05
+    assert chapter_params.check_number("max_noise", 0, at_least=0) == 0.0

@@ -5,11 +5,11 @@ import math
 import numpy as np
 import pytest
 
-from avc import bounds
-from avc.conversation import conversation_table, straightforward, straightforward_conversation
-from avc.model import CommonPrior
-from avc.random_utility import agents_needed, hoeffding_union_bound, sample_noisy_agents
-from avc.substitutes import information_substitutes
+from avc.theory import bounds
+from avc.theory.conversation import conversation_table, straightforward, straightforward_conversation
+from avc.theory.model import CommonPrior
+from avc.theory.random_utility import agents_needed, hoeffding_union_bound, sample_noisy_agents
+from avc.theory.substitutes import information_substitutes
 
 GUESS = np.eye(2)
 
@@ -62,7 +62,9 @@ def test_silent_bob_teaches_nothing_and_parallel_straightforward_bobs_equal_one(
     assert silent.agreement_round is None
     assert silent.final_belief == pytest.approx([0.8, 0.2])  # Alice's own posterior
     one = straightforward_conversation(prior, GUESS, 0, 1)
-    two = straightforward_conversation(prior, GUESS, 0, 1, bob_rules=[straightforward, lambda belief, x_b: 0.0])
+    two = straightforward_conversation(
+        prior, GUESS, 0, 1, bob_rules=[straightforward, lambda belief, x_b: 0.0]
+    )
     assert two.final_belief == pytest.approx(one.final_belief)
 
 
@@ -137,7 +139,7 @@ def test_noisy_agents_are_bounded_with_the_right_mean():
 
 
 def test_garbled_priors_always_satisfy_substitutes():
-    from avc.substitutes import garbled_prior, information_substitutes
+    from avc.theory.substitutes import garbled_prior, information_substitutes
 
     rng = np.random.default_rng(11)
     for _ in range(10):
@@ -154,4 +156,8 @@ def test_theorem5_best_bound_and_threshold():
             assert bounds.theorem5_bound(1.0, 0.0, 2, lam_, 1e20, d).bound <= bound.bound + 1e-9
     threshold = bounds.theorem5_threshold(1.0, 0.0, 2)
     assert 1e15 < threshold < 1e17
-    assert bounds.best_theorem5_bound(1.0, 0.0, 2, threshold * 0.9)[0].bound < 0 < bounds.best_theorem5_bound(1.0, 0.0, 2, threshold * 1.1)[0].bound
+    assert (
+        bounds.best_theorem5_bound(1.0, 0.0, 2, threshold * 0.9)[0].bound
+        < 0
+        < bounds.best_theorem5_bound(1.0, 0.0, 2, threshold * 1.1)[0].bound
+    )

@@ -1,9 +1,9 @@
-"""avc.datasets on fixtures the tests write themselves, a local HTTP server, and AVC_DATA_DIR."""
+"""avc.panels.datasets on fixtures the tests write themselves, a local HTTP server, and AVC_DATA_DIR."""
 
 import functools
-import importlib.util
 import hashlib
 import http.server
+import importlib.util
 import io
 import os
 import tarfile
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from avc import datasets
+from avc.panels import datasets
 
 RATINGS = "userId,movieId,rating,timestamp\r\n1,1,4.0,964982703\r\n1,3,4.5,964981247\r\n2,1,0.5,964982224\r\n"
 MOVIES = 'movieId,title,genres\r\n1,Toy Story (1995),Adventure|Animation\r\n3,"Grumpier Old Men, The (1995)",Comedy\r\n'
@@ -130,7 +130,10 @@ def test_download_checks_the_archive_checksum_and_unpacks(tmp_path, local_server
     payload = zip_bytes({"ml-latest-small/ratings.csv": RATINGS, "ml-latest-small/movies.csv": MOVIES})
     (served / "ml.zip").write_bytes(payload)
     archive = replace(
-        datasets.MOVIELENS_ARCHIVE, url=f"{base}/ml.zip", filename="ml.zip", sha256=hashlib.sha256(payload).hexdigest()
+        datasets.MOVIELENS_ARCHIVE,
+        url=f"{base}/ml.zip",
+        filename="ml.zip",
+        sha256=hashlib.sha256(payload).hexdigest(),
     )
     folder = datasets.fetch_archive(archive, tmp_path / "cache")
     assert folder.name == "ml-latest-small"
@@ -177,7 +180,9 @@ def test_unreachable_server_gives_both_remedies(tmp_path, local_server):
         datasets.fetch_archive(archive, tmp_path / "cache")
 
 
-@pytest.mark.skipif(not os.environ.get("AVC_DATA_DIR"), reason="AVC_DATA_DIR is not set: no local copy of the datasets")
+@pytest.mark.skipif(
+    not os.environ.get("AVC_DATA_DIR"), reason="AVC_DATA_DIR is not set: no local copy of the datasets"
+)
 def test_real_datasets_from_avc_data_dir():
     ratings, movies = datasets.load_movielens()
     assert len(ratings) == 100_836 and len(movies) == 9_742
@@ -199,10 +204,13 @@ IPython.get_ipython = ZMQInteractiveShell
 """
 
 
-@pytest.mark.parametrize("importer, warns", [
-    ("import pooch", True),  # the control: without the filter, tqdm warns in a kernel
-    ("from avc.paths import import_pooch; import_pooch()", False),
-])
+@pytest.mark.parametrize(
+    "importer, warns",
+    [
+        ("import pooch", True),  # the control: without the filter, tqdm warns in a kernel
+        ("from avc.paths import import_pooch; import_pooch()", False),
+    ],
+)
 def test_pooch_is_imported_without_the_ipywidgets_warning_box(importer, warns):
     """pooch imports tqdm.auto, which warns in a Jupyter kernel without ipywidgets; the book's
     pages showed that warning as a stderr box until avc.paths.import_pooch filtered it."""

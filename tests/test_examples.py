@@ -1,9 +1,9 @@
-"""Utility families of avc.examples."""
+"""Utility families of avc.theory.examples."""
 
 import numpy as np
 import pytest
 
-from avc.examples import courtroom_utilities, drug_market
+from avc.theory.examples import courtroom_utilities, drug_market
 
 
 def test_courtroom_judge_is_the_sum_of_the_advocates():

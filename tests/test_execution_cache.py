@@ -68,12 +68,22 @@ def test_a_stored_execution_with_an_error_or_an_unrun_cell_is_reported():
     import nbformat
     from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-    clean = new_notebook(cells=[new_markdown_cell("# t"), new_code_cell("x = 1", execution_count=1),
-                                new_code_cell("print(x)", execution_count=2,
-                                              outputs=[new_output("stream", name="stdout", text="1\n")])])
+    clean = new_notebook(
+        cells=[
+            new_markdown_cell("# t"),
+            new_code_cell("x = 1", execution_count=1),
+            new_code_cell(
+                "print(x)", execution_count=2, outputs=[new_output("stream", name="stdout", text="1\n")]
+            ),
+        ]
+    )
     assert execution_cache.stored_execution_problems(clean) == []
     broken = nbformat.from_dict(clean)
-    broken.cells[2].outputs = [new_output("error", ename="AssertionError", evalue="bound failed", traceback=[])]
+    broken.cells[2].outputs = [
+        new_output("error", ename="AssertionError", evalue="bound failed", traceback=[])
+    ]
     broken.cells[1].execution_count = None
     assert execution_cache.stored_execution_problems(broken) == [
-        "Cell 0 was not executed", "Cell 1 raised AssertionError: bound failed"]
+        "Cell 0 was not executed",
+        "Cell 1 raised AssertionError: bound failed",
+    ]

@@ -6,18 +6,12 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
+from reference_curves import alignment_curve_reference
 from scipy.optimize import lsq_linear, nnls
 
-from avc.fitting import (
-    METHODS,
-    REFERENCE_METHODS,
-    active_set_qp,
-    alignment_curve,
-    alignment_curve_reference,
-    fit_nnls,
-    fit_simplex,
-)
-from avc.fitting_grid import grid_paths
+from avc.fitting.curves import alignment_curve
+from avc.fitting.fits import METHODS, REFERENCE_METHODS, active_set_qp, fit_nnls, fit_simplex
+from avc.fitting.grid import grid_paths
 
 
 def brute_force(X, y, simplex):
@@ -51,7 +45,9 @@ def test_small_problems_match_brute_force(simplex):
         y = rng.normal(size=n) + X @ rng.uniform(-1, 1, size=k)
         w = fit(X, y)
         assert np.all(w >= 0) and (not simplex or np.isclose(w.sum(), 1.0))
-        assert float(np.sum((X @ w - y) ** 2)) == pytest.approx(brute_force(X, y, simplex), rel=1e-9, abs=1e-9)
+        assert float(np.sum((X @ w - y) ** 2)) == pytest.approx(
+            brute_force(X, y, simplex), rel=1e-9, abs=1e-9
+        )
 
 
 def kkt_violation(X, y, w, simplex):
@@ -94,8 +90,13 @@ def rescaled_single_fit(a, t, intercept):
     """Each agent alone: its best non-negative scale (and a free offset with ``intercept``), by
     scipy's bounded least squares on the raw columns, not by the Gram matrices of avc.fitting."""
     if intercept:
-        fit = lsq_linear(np.column_stack([a, np.ones_like(a)]), t, bounds=([0.0, -np.inf], [np.inf, np.inf]),
-                         tol=1e-14, method="bvls")
+        fit = lsq_linear(
+            np.column_stack([a, np.ones_like(a)]),
+            t,
+            bounds=([0.0, -np.inf], [np.inf, np.inf]),
+            tol=1e-14,
+            method="bvls",
+        )
         return fit.x[0], fit.x[1]
     return nnls(a[:, None], t)[0][0], 0.0
 
@@ -105,7 +106,11 @@ def slow_alignment_curve(X, y, ks, n_perms, n_folds, seed, intercept, fold_split
     rng = np.random.default_rng(seed)
     folds = np.array_split(rng.permutation(len(y)), n_folds)
     perms = [rng.permutation(X.shape[1]) for _ in range(n_perms)]
-    splits = [np.array_split(rng.permutation(len(y)), n_folds) for _ in range(n_perms)] if fold_split != "shared" else None
+    splits = (
+        [np.array_split(rng.permutation(len(y)), n_folds) for _ in range(n_perms)]
+        if fold_split != "shared"
+        else None
+    )
     rows = []
     for p, perm in enumerate(perms):
         for K in ks:
@@ -117,7 +122,9 @@ def slow_alignment_curve(X, y, ks, n_perms, n_folds, seed, intercept, fold_split
                 B, u = X[np.ix_(test, cols)], y[test]
                 xm, ym = (A.mean(axis=0), t.mean()) if intercept else (np.zeros(K), 0.0)
                 fits = {  # method: (weights, offset)
-                    "best single agent": np.eye(K)[np.argmin(((A - xm - (t - ym)[:, None]) ** 2).mean(axis=0))],
+                    "best single agent": np.eye(K)[
+                        np.argmin(((A - xm - (t - ym)[:, None]) ** 2).mean(axis=0))
+                    ],
                     "simple average": np.full(K, 1 / K),
                     "NNLS": fit_nnls(A - xm, t - ym),
                     "simplex": fit_simplex(A - xm, t - ym),
@@ -131,9 +138,16 @@ def slow_alignment_curve(X, y, ks, n_perms, n_folds, seed, intercept, fold_split
                 constant_mse = np.mean((u - t.mean()) ** 2)
                 for m, (w, offset) in fits.items():
                     held_out = np.mean((B @ w + offset - u) ** 2)
-                    acc[m] += [held_out, 1 - held_out / constant_mse, np.sum(w > 1e-6), np.mean((A @ w + offset - t) ** 2)]
-            rows += [dict(K=K, method=m, permutation=p, mse=v[0], r2=v[1], nonzero=v[2], train_mse=v[3])
-                     for m, v in ((m, a / n_folds) for m, a in acc.items())]
+                    acc[m] += [
+                        held_out,
+                        1 - held_out / constant_mse,
+                        np.sum(w > 1e-6),
+                        np.mean((A @ w + offset - t) ** 2),
+                    ]
+            rows += [
+                dict(K=K, method=m, permutation=p, mse=v[0], r2=v[1], nonzero=v[2], train_mse=v[3])
+                for m, v in ((m, a / n_folds) for m, a in acc.items())
+            ]
     return pd.DataFrame(rows)
 
 
@@ -145,8 +159,12 @@ def test_alignment_curve_matches_a_slow_direct_implementation(intercept, fold_sp
     y = X[:, :3] @ np.array([0.5, 0.3, 0.2]) + rng.normal(0, 4, size=90) + (7 if intercept else 0)
     X[:, 4] = 0.2 * X[:, 1] + 60  # an agent that needs a scale well below 1 (and an offset)
     ks = [1, 2, 4, 9]
-    fast = alignment_curve(X, y, ks=ks, n_perms=3, n_folds=3, seed=4, intercept=intercept, fold_split=fold_split)
-    slow = slow_alignment_curve(X, y, ks, n_perms=3, n_folds=3, seed=4, intercept=intercept, fold_split=fold_split)
+    fast = alignment_curve(
+        X, y, ks=ks, n_perms=3, n_folds=3, seed=4, intercept=intercept, fold_split=fold_split
+    )
+    slow = slow_alignment_curve(
+        X, y, ks, n_perms=3, n_folds=3, seed=4, intercept=intercept, fold_split=fold_split
+    )
     assert list(fast.columns) == ["K", "method", "permutation", "mse", "r2", "train_mse", "nonzero"]
     merged = fast.merge(slow, on=["K", "method", "permutation"], suffixes=("_fast", "_slow"))
     assert len(merged) == len(slow) == len(fast) == 3 * 4 * len(METHODS)
@@ -157,7 +175,9 @@ def test_alignment_curve_matches_a_slow_direct_implementation(intercept, fold_sp
     # NNLS contains the rescaled agent, and (with an offset, or a target fitted through the
     # origin) the rescaled agent is no worse than the raw one
     top = fast[fast.K == 9].pivot_table(index="permutation", columns="method", values="train_mse")
-    assert (top["NNLS"] <= top["simplex"] + 1e-9).all() and (top["simplex"] <= top["best single agent"] + 1e-9).all()
+    assert (top["NNLS"] <= top["simplex"] + 1e-9).all() and (
+        top["simplex"] <= top["best single agent"] + 1e-9
+    ).all()
     assert (top["NNLS"] <= top["rescaled best single agent"] + 1e-9).all()
     assert (top["rescaled best single agent"] <= top["best single agent"] + 1e-9).all()
     assert (fast.loc[fast.method == "constant", "r2"] == 0).all()
@@ -169,7 +189,9 @@ def test_per_permutation_splits_differ_and_shared_split_is_todays():
     shared = alignment_curve(X, y, n_perms=4, n_folds=4, seed=1)
     fresh = alignment_curve(X, y, n_perms=4, n_folds=4, seed=1, fold_split="per_permutation")
     const = lambda frame: frame[frame.method == "constant"].groupby("permutation").mse.first()  # noqa: E731
-    assert const(shared).nunique() == 1 and const(fresh).nunique() == 4  # the split changes the constant's error
+    assert (
+        const(shared).nunique() == 1 and const(fresh).nunique() == 4
+    )  # the split changes the constant's error
     reference = alignment_curve_reference(X, y, n_perms=4, n_folds=4, seed=1)
     merged = shared.merge(reference, on=["K", "method", "permutation"])
     assert len(merged) == len(reference) and np.allclose(merged.mse_x, merged.mse_y, rtol=0, atol=1e-12)
@@ -199,8 +221,22 @@ def path_weights(X, y, perm, simplex, ks=None):
     G, b = (X.T @ X)[None], (X.T @ y)[None]
     weights = np.zeros((1, len(ks), n))
     one = np.ones(1)
-    grid_paths(G, b, G, b, one * (y @ y), one * (y @ y), one * len(y), one * len(y), np.zeros(1, dtype=np.int64),
-               np.asarray(perm, dtype=np.int64)[None], np.zeros(1, dtype=np.int64), ks.astype(np.int64), simplex, weights)
+    grid_paths(
+        G,
+        b,
+        G,
+        b,
+        one * (y @ y),
+        one * (y @ y),
+        one * len(y),
+        one * len(y),
+        np.zeros(1, dtype=np.int64),
+        np.asarray(perm, dtype=np.int64)[None],
+        np.zeros(1, dtype=np.int64),
+        ks.astype(np.int64),
+        simplex,
+        weights,
+    )
     out = np.zeros_like(weights[0])
     out[:, perm] = weights[0]
     return ks, out
@@ -265,7 +301,7 @@ def test_grid_equals_reference_on_exact_duplicate_agents():
 
 def panel_designs():
     """The three targets of chapter F on the committed panels, as the chapter builds them."""
-    from avc import scoring
+    from avc.panels import recorded as scoring
 
     designs = {}
     for domain in ("ethics", "movielens"):
@@ -278,7 +314,10 @@ def panel_designs():
         else:
             designs["ethics labels"] = (agents.to_numpy() / 100, 1.0 - items["label"].to_numpy())
             keep = panel["baseline"].notna().to_numpy()
-            designs["ethics baseline"] = (agents.to_numpy()[keep] / 100, panel["baseline"].to_numpy()[keep] / 100)
+            designs["ethics baseline"] = (
+                agents.to_numpy()[keep] / 100,
+                panel["baseline"].to_numpy()[keep] / 100,
+            )
     return designs
 
 
@@ -296,13 +335,14 @@ def test_grid_equals_the_reference_on_the_committed_panels(intercept):
 
 @pytest.mark.parametrize("intercept", [False, True])
 def test_fold_grams_by_difference_match_the_direct_ones(intercept):
-    from avc.fitting import _fold_grams, _fold_grams_by_difference, _folds
+    from avc.fitting.curves import fold_grams, fold_grams_by_difference
+    from avc.fitting.fits import random_folds
 
     rng = np.random.default_rng(51)
     X, y = rng.uniform(0, 1, size=(103, 7)) + 3.0, rng.uniform(0, 1, size=103) + 2.0  # means far from 0
-    splits = [_folds(103, 4, rng) for _ in range(3)]
-    direct = [_fold_grams(X, y, split, intercept) for split in splits]
-    fast = _fold_grams_by_difference(X, y, splits, intercept)
+    splits = [random_folds(103, 4, rng) for _ in range(3)]
+    direct = [fold_grams(X, y, split, intercept) for split in splits]
+    fast = fold_grams_by_difference(X, y, splits, intercept)
     for key in direct[0]:
         expected = np.concatenate([d[key] for d in direct])
         assert np.allclose(fast[key], expected, rtol=1e-10, atol=1e-10 * np.abs(expected).max()), key

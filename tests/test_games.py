@@ -5,8 +5,8 @@ import itertools
 import numpy as np
 import pytest
 
-from avc import games as G
-from avc import persuasion as P
+from avc.theory import games as G
+from avc.theory import persuasion as P
 
 PRIOR = [0.5, 0.5]
 GUESS = np.eye(2)  # Alice wants to name the state; ties go to action 0
@@ -42,7 +42,12 @@ def test_vectorised_payoff_tensor_matches_profile_by_profile(game_class):
         (3, 2, 3, P.deterministic_schemes(3, 2)),
     ]:
         prior = rng.dirichlet(np.ones(n_states))
-        game = game_class(prior, rng.uniform(size=(n_actions, n_states)), rng.uniform(size=(k, n_actions, n_states)), [strategies] * k)
+        game = game_class(
+            prior,
+            rng.uniform(size=(n_actions, n_states)),
+            rng.uniform(size=(k, n_actions, n_states)),
+            [strategies] * k,
+        )
         tensor = game.payoff_tensor()
         for profile in itertools.product(*(range(n) for n in game.n_strategies)):
             assert tensor[profile] == pytest.approx(game.payoffs(profile), abs=1e-12)
@@ -61,7 +66,9 @@ class MatchingPennies(G.SenderGame):
     0 exactly when the two Bobs pick the same strategy. No pure equilibrium exists."""
 
     def __init__(self):
-        super().__init__([1.0], np.zeros((2, 1)), np.array([[[1.0], [0.0]], [[0.0], [1.0]]]), [[0, 1], [0, 1]])
+        super().__init__(
+            [1.0], np.zeros((2, 1)), np.array([[[1.0], [0.0]], [[0.0], [1.0]]]), [[0, 1], [0, 1]]
+        )
 
     def _compute_outcome(self, profile):
         action = 0 if profile[0] == profile[1] else 1
@@ -85,7 +92,9 @@ def test_identical_induced_distribution_holds_with_full_revelation():
     rng = np.random.default_rng(1)
     strategies = P.deterministic_schemes(3, 3)
     aligned = next(i for i, s in enumerate(strategies) if np.array_equal(s, np.eye(3)))
-    game = G.MultiSenderGame(rng.dirichlet(np.ones(3)), rng.uniform(size=(2, 3)), rng.uniform(size=(2, 2, 3)), [strategies] * 2)
+    game = G.MultiSenderGame(
+        rng.dirichlet(np.ones(3)), rng.uniform(size=(2, 3)), rng.uniform(size=(2, 2, 3)), [strategies] * 2
+    )
     check = G.identical_induced_distribution(game, [aligned, aligned])
     assert check.holds and check.max_gap < 1e-12 and check.witness is None
 
@@ -124,7 +133,10 @@ def test_quantal_alice_with_full_revelation_is_identical_whoever_reveals():
     prior, user = rng.dirichlet(np.ones(2)), rng.uniform(size=(3, 2))
     game = G.MultiSenderGame(prior, user, rng.uniform(size=(2, 3, 2)), [strategies] * 2, lam=4.0)
     assert G.identical_induced_distribution(game, [full, full]).holds
-    values = [P.utility_under(P.induced_outcome(prior, [np.eye(2)], user, lam), user) for lam in (0.0, 1.0, 10.0, 1e6)]
+    values = [
+        P.utility_under(P.induced_outcome(prior, [np.eye(2)], user, lam), user)
+        for lam in (0.0, 1.0, 10.0, 1e6)
+    ]
     assert values == sorted(values)
     assert values[0] == pytest.approx(float(prior @ user.mean(axis=0)))  # λ = 0: uniform play
     assert values[-1] == pytest.approx(float(prior @ user.max(axis=0)), abs=1e-6)

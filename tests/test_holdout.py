@@ -4,14 +4,17 @@ import numpy as np
 import pytest
 from scipy.optimize import nnls
 
-from avc.fitting import METHODS, alignment_curve
-from avc.holdout import bootstrap_gain, gain_table, held_out_mse, out_of_fold_predictions
+from avc.fitting.curves import alignment_curve
+from avc.fitting.fits import METHODS
+from avc.fitting.holdout import bootstrap_gain, gain_table, held_out_mse, out_of_fold_predictions
 
 
 def panel(n_items=60, n_agents=6, seed=0):
     rng = np.random.default_rng(seed)
     truth = rng.uniform(0, 1, n_items)
-    X = np.clip(truth[:, None] * rng.uniform(0.5, 1.5, n_agents) + rng.normal(0, 0.1, (n_items, n_agents)), 0, None)
+    X = np.clip(
+        truth[:, None] * rng.uniform(0.5, 1.5, n_agents) + rng.normal(0, 0.1, (n_items, n_agents)), 0, None
+    )
     return X, truth
 
 
@@ -36,7 +39,9 @@ def test_predictions_match_fits_made_directly_on_each_training_fold(intercept):
                 a, _ = nnls((X[train, j] - xm[j])[:, None], y[train] - ym)
                 fits.append((X[test, j] - xm[j]) * a[0] + ym)
                 errors.append(np.mean(((X[train, j] - xm[j]) * a[0] - (y[train] - ym)) ** 2))
-            assert np.allclose(pred[split, m["rescaled best single agent"], test], fits[int(np.argmin(errors))])
+            assert np.allclose(
+                pred[split, m["rescaled best single agent"], test], fits[int(np.argmin(errors))]
+            )
             simplex = pred[split, m["simplex"], test]
             assert np.all(np.isfinite(simplex))
 
@@ -70,7 +75,11 @@ def test_gain_table_rows_and_r2():
     X, y = panel()
     pred = out_of_fold_predictions(X, y, n_splits=3)
     table = gain_table(pred, y, n_boot=200)
-    assert len(table) == 6 and set(table.over) == {"best single agent", "rescaled best single agent", "constant"}
+    assert len(table) == 6 and set(table.over) == {
+        "best single agent",
+        "rescaled best single agent",
+        "constant",
+    }
     assert (table.low <= table.gain + 1e-12).all() and (table.gain <= table.high + 1e-12).all()
     mse = held_out_mse(pred, y)
     r2 = table[(table.method == "NNLS") & (table.over == "constant")].gain.item()

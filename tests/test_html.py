@@ -20,14 +20,27 @@ from urllib.parse import urlparse
 import pytest
 from bs4 import BeautifulSoup
 
+from avc.chapter.plotting import COLUMN_WIDTH, DPI
+from avc.chapter.text import OUTPUT_WIDTH
 from avc.paths import REPO_ROOT
-from avc.plotting import COLUMN_WIDTH, DPI, OUTPUT_WIDTH
 
 HTML_DIR = REPO_ROOT / "_build" / "html"
 # Pages Sphinx writes itself, with no chapter content.
 SKIPPED_PAGES = {"genindex.html", "search.html", "py-modindex.html"}
 
-RAW_MYST = ["```{", "{cite}", "{cite:", "{prf:", ":label:", "{ref}", "{doc}", "{numref}", "{eq}", "{math}", ":::{"]
+RAW_MYST = [
+    "```{",
+    "{cite}",
+    "{cite:",
+    "{prf:",
+    ":label:",
+    "{ref}",
+    "{doc}",
+    "{numref}",
+    "{eq}",
+    "{math}",
+    ":::{",
+]
 """Markup that only shows as text when MyST failed to parse it."""
 
 LINE_LIMIT = OUTPUT_WIDTH
@@ -35,12 +48,12 @@ LINE_LIMIT = OUTPUT_WIDTH
 Chromium (sphinx-book-theme, 1280 px window) the text of a code or output box is about 640 px
 wide; at the theme's own size (a monospace character 8.2 px) the 80th character touched the
 edge, so _static/book.css sets code and output at 0.8rem (about 7.7 px a character, 83 fit).
-80 is the limit (avc.plotting.say wraps to it); test_no_box_is_wider_than_the_page checks the
+80 is the limit (avc.chapter.text.say wraps to it); test_no_box_is_wider_than_the_page checks the
 laid-out page itself."""
 
 FIGURE_LIMIT = int(COLUMN_WIDTH * DPI) + 40
 """Widest figure (CSS px) that is not shrunk by the browser: the column is about 720 px wide;
-avc.plotting draws full-width figures at 680 px."""
+avc.chapter.plotting draws full-width figures at 680 px."""
 
 
 def _code_input(tag) -> bool:
@@ -59,7 +72,7 @@ def unrendered_myst(soup: BeautifulSoup) -> list[str]:
             if token in text:
                 snippet = " ".join(str(text).split())
                 at = snippet.find(token)
-                problems.append(f"unrendered MyST {token!r}: ...{snippet[max(0, at - 60):at + 60]}...")
+                problems.append(f"unrendered MyST {token!r}: ...{snippet[max(0, at - 60) : at + 60]}...")
     return problems
 
 
@@ -70,7 +83,9 @@ def noisy_outputs(soup: BeautifulSoup) -> list[str]:
         classes = set(box.get("class") or [])
         text = " ".join(box.get_text(" ").split())
         if classes & {"stderr", "traceback", "error"}:
-            problems.append(f"{'/'.join(sorted(classes & {'stderr', 'traceback', 'error'}))} box in an output: {text[:160]}")
+            problems.append(
+                f"{'/'.join(sorted(classes & {'stderr', 'traceback', 'error'}))} box in an output: {text[:160]}"
+            )
         elif re.search(r"\b\w*Warning\b:", text):
             problems.append(f"warning printed in an output: {text[:160]}")
     return problems
@@ -82,7 +97,9 @@ def wide_output_lines(soup: BeautifulSoup, limit: int = LINE_LIMIT) -> list[str]
     for pre in soup.select("div.cell_output pre"):
         for line in pre.get_text().splitlines():
             if len(line.rstrip()) > limit:
-                problems.append(f"output line of {len(line.rstrip())} > {limit} characters: {line.strip()[:100]}...")
+                problems.append(
+                    f"output line of {len(line.rstrip())} > {limit} characters: {line.strip()[:100]}..."
+                )
     return problems
 
 
@@ -99,7 +116,9 @@ def wide_figures(soup: BeautifulSoup, limit: int = FIGURE_LIMIT, html_dir: Path 
         except (TypeError, ValueError):
             continue
         if width > limit:
-            problems.append(f"figure {img.get('src', '')[-40:]} is {width:.0f} px wide, more than the column's {limit} px")
+            problems.append(
+                f"figure {img.get('src', '')[-40:]} is {width:.0f} px wide, more than the column's {limit} px"
+            )
     return problems
 
 
@@ -111,7 +130,9 @@ def _png_width(html_dir: Path, src: str):
     return int.from_bytes(header[16:20], "big")
 
 
-def network_resources(soup: BeautifulSoup, html_dir: Path | None = None, page: Path | None = None) -> list[str]:
+def network_resources(
+    soup: BeautifulSoup, html_dir: Path | None = None, page: Path | None = None
+) -> list[str]:
     """Scripts, styles, fonts or frames the page fetches from another host, and math with no
     local MathJax to render it."""
     problems = []
@@ -120,7 +141,12 @@ def network_resources(soup: BeautifulSoup, html_dir: Path | None = None, page: P
             url = element.get(attr)
             if not url:
                 continue
-            if tag == "link" and not set(element.get("rel") or []) & {"stylesheet", "preload", "icon", "modulepreload"}:
+            if tag == "link" and not set(element.get("rel") or []) & {
+                "stylesheet",
+                "preload",
+                "icon",
+                "modulepreload",
+            }:
                 continue
             if urlparse(url).scheme in ("http", "https") or url.startswith("//"):
                 problems.append(f"<{tag} {attr}={url}> needs the network")
@@ -156,12 +182,18 @@ def box_numbers(soup: BeautifulSoup, page: Path | None = None) -> list[str]:
 
 def check_page(html: str, html_dir: Path | None = None, page: Path | None = None) -> list[str]:
     soup = BeautifulSoup(html, "html.parser")
-    return (unrendered_myst(soup) + noisy_outputs(soup) + wide_output_lines(soup)
-            + wide_figures(soup, html_dir=html_dir) + network_resources(soup, html_dir, page)
-            + box_numbers(soup, page))
+    return (
+        unrendered_myst(soup)
+        + noisy_outputs(soup)
+        + wide_output_lines(soup)
+        + wide_figures(soup, html_dir=html_dir)
+        + network_resources(soup, html_dir, page)
+        + box_numbers(soup, page)
+    )
 
 
 # ---------------------------------------------------------------- the checks, on small pages
+
 
 def _page(body: str, head: str = '<script src="_static/mathjax/tex-chtml.js"></script>') -> str:
     return f"<html><head>{head}</head><body><article>{body}</article></body></html>"
@@ -171,29 +203,36 @@ def _output(kind: str, text: str) -> str:
     return f'<div class="cell_output docutils container"><div class="output {kind} highlight-myst-ansi notranslate"><pre>{text}</pre></div></div>'
 
 
-GOOD = _page('<p>Alice, <span class="math notranslate nohighlight">\\(\\varepsilon\\)</span>, see '
-             '<a href="#x">Collina et al. (2025)</a>.</p>'
-             + _output("stream", "ε* = 0.0000 for all 40 panels")
-             + '<div class="cell_input"><pre>print(f"{cite}")  # any source is fine</pre></div>')
+GOOD = _page(
+    '<p>Alice, <span class="math notranslate nohighlight">\\(\\varepsilon\\)</span>, see '
+    '<a href="#x">Collina et al. (2025)</a>.</p>'
+    + _output("stream", "ε* = 0.0000 for all 40 panels")
+    + '<div class="cell_input"><pre>print(f"{cite}")  # any source is fine</pre></div>'
+)
 
 
 def test_a_clean_page_passes():
     assert check_page(GOOD) == []
 
 
-@pytest.mark.parametrize("raw", [
-    "<pre>```{prf:definition} Information substitutes ({cite}`x`)</pre>",
-    "<p>as shown by {cite}`collina2025alignment`</p>",
-    "<p>see {prf:ref}`def-x`</p>",
-    "<pre>:label: def-substitutes</pre>",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "<pre>```{prf:definition} Information substitutes ({cite}`x`)</pre>",
+        "<p>as shown by {cite}`collina2025alignment`</p>",
+        "<p>see {prf:ref}`def-x`</p>",
+        "<pre>:label: def-substitutes</pre>",
+    ],
+)
 def test_unrendered_myst_fails(raw):
     problems = check_page(_page(raw))
     assert problems and "unrendered MyST" in problems[0]
 
 
 def test_stderr_and_warning_boxes_fail():
-    tqdm = _output("stderr", "/x/.venv/lib/python3.11/site-packages/tqdm/auto.py:21: TqdmWarning: IProgress not found.")
+    tqdm = _output(
+        "stderr", "/x/.venv/lib/python3.11/site-packages/tqdm/auto.py:21: TqdmWarning: IProgress not found."
+    )
     assert any("stderr box" in p for p in check_page(_page(tqdm)))
     printed = _output("stream", "UserWarning: something odd")
     assert any("warning printed" in p for p in check_page(_page(printed)))
@@ -202,7 +241,9 @@ def test_stderr_and_warning_boxes_fail():
 def test_wide_output_lines_fail_and_the_limit_is_inclusive():
     assert check_page(_page(_output("stream", "x" * LINE_LIMIT))) == []
     problems = check_page(_page(_output("stream", "short\n" + "y" * (LINE_LIMIT + 1))))
-    assert problems == [f"output line of {LINE_LIMIT + 1} > {LINE_LIMIT} characters: {'y' * (LINE_LIMIT + 1)}..."]
+    assert problems == [
+        f"output line of {LINE_LIMIT + 1} > {LINE_LIMIT} characters: {'y' * (LINE_LIMIT + 1)}..."
+    ]
 
 
 def test_wide_figures_fail():
@@ -245,17 +286,23 @@ def test_boxes_numbered_book_wide_fail_on_a_chapter_page(tmp_path):
         "Exercise numbered '12' where this page's next one is 'F.2'",
     ]
     skipped = _page(caption("Exercise F.1") + caption("Exercise F.3"))
-    assert check_page(skipped, page=chapter) == ["Exercise numbered 'F.3' where this page's next one is 'F.2'"]
+    assert check_page(skipped, page=chapter) == [
+        "Exercise numbered 'F.3' where this page's next one is 'F.2'"
+    ]
     assert check_page(_page(caption("Exercise 1")), page=tmp_path / "intro.html") == []
 
 
 # ---------------------------------------------------------------- the real build
 
+
 def _built_pages() -> list[Path]:
     if not HTML_DIR.is_dir():
         return []
-    return sorted(p for p in HTML_DIR.rglob("*.html")
-                  if p.name not in SKIPPED_PAGES and "_static" not in p.parts and "_sources" not in p.parts)
+    return sorted(
+        p
+        for p in HTML_DIR.rglob("*.html")
+        if p.name not in SKIPPED_PAGES and "_static" not in p.parts and "_sources" not in p.parts
+    )
 
 
 @pytest.mark.built_html
@@ -265,14 +312,19 @@ def test_the_book_was_built():
         if os.environ.get("AVC_REQUIRE_HTML") == "1":
             pytest.fail(message)
         pytest.skip(message)
-    assert (HTML_DIR / "_static" / "mathjax" / "tex-chtml.js").exists(), "MathJax was not copied into the build"
+    assert (HTML_DIR / "_static" / "mathjax" / "tex-chtml.js").exists(), (
+        "MathJax was not copied into the build"
+    )
 
 
 @pytest.mark.built_html
 @pytest.mark.parametrize("page", _built_pages(), ids=lambda p: p.relative_to(HTML_DIR).as_posix())
 def test_built_page_reads_well(page):
     problems = check_page(page.read_text(encoding="utf-8"), HTML_DIR, page)
-    assert not problems, f"{page.relative_to(HTML_DIR)}: {len(problems)} problem(s) a reader would see:\n  " + "\n  ".join(problems)
+    assert not problems, (
+        f"{page.relative_to(HTML_DIR)}: {len(problems)} problem(s) a reader would see:\n  "
+        + "\n  ".join(problems)
+    )
 
 
 def _screenshots_module():
@@ -292,8 +344,10 @@ def _chromium_or_skip():
 def test_the_layout_check_finds_a_box_wider_than_the_page(tmp_path):
     """The browser check can fail: a table wider than its box is reported, a narrow one is not."""
     _chromium_or_skip()
-    box = ('<div class="cell_output"><div class="output text_html" style="overflow-x:auto;max-width:100%">'
-           '<table><tr><td style="white-space:nowrap">{}</td></tr></table></div></div>')
+    box = (
+        '<div class="cell_output"><div class="output text_html" style="overflow-x:auto;max-width:100%">'
+        '<table><tr><td style="white-space:nowrap">{}</td></tr></table></div></div>'
+    )
     wide, narrow = tmp_path / "wide.html", tmp_path / "narrow.html"
     page = '<html><body><article style="width:600px"><section><h2>S</h2>{}</section></article></body></html>'
     wide.write_text(page.format(box.format("x " * 400)))
@@ -315,6 +369,9 @@ def test_no_box_is_wider_than_the_page():
     _chromium_or_skip()
     screenshots = _screenshots_module()
     browser = screenshots.chromium()
-    wide = [screenshots.describe(page, box)
-            for page, (_, boxes) in screenshots.measure_all(browser, pages).items() for box in boxes]
+    wide = [
+        screenshots.describe(page, box)
+        for page, (_, boxes) in screenshots.measure_all(browser, pages).items()
+        for box in boxes
+    ]
     assert not wide, f"{len(wide)} box(es) a reader must scroll sideways:\n  " + "\n  ".join(wide)

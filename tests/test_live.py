@@ -1,4 +1,4 @@
-"""Live runs against real HTTP servers on 127.0.0.1 (avc.testing): fail fast with the cause,
+"""Live runs against real HTTP servers on 127.0.0.1 (fake_openai_server): fail fast with the cause,
 never mix servers in the cache, refuse costly or mistyped runs before any request, and keep
 every reply when storage or the connection fails."""
 
@@ -10,22 +10,33 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from fake_openai_server import OpenAICompatibleTestServer, deterministic_score
 
-from avc import live
-from avc.score_cache import UNKNOWN_SERVER, CacheNotWritableError, ScoreCache, call_key, local_server_id, normalise_server
-from avc.scoring import ClientConfig, IncompleteRunError, panel_from_calls, score_panel
-from avc.testing import OpenAICompatibleTestServer, deterministic_score
+from avc.llm import live
+from avc.llm.cache import (
+    UNKNOWN_SERVER,
+    CacheNotWritableError,
+    ScoreCache,
+    call_key,
+    local_server_id,
+    normalise_server,
+)
+from avc.llm.client import ClientConfig
+from avc.llm.runs import IncompleteRunError, panel_from_calls, score_panel
 
 PERSONAS = pd.DataFrame({"persona_id": ["a", "b"], "prompt": ["You are A.", "You are B."]})
 ITEMS = pd.DataFrame({"item_id": ["i0", "i1", "i2"], "text": ["one", "two", "three"]})
 
 
 def config(base_url, **kw):
-    settings = dict(model="test-model", base_url=base_url, api_key_env=None, timeout=2.0, max_retries=1, concurrency=2)
+    settings = dict(
+        model="test-model", base_url=base_url, api_key_env=None, timeout=2.0, max_retries=1, concurrency=2
+    )
     settings.update(kw)
     return ClientConfig(**settings)
 
@@ -54,10 +65,14 @@ def test_server_identity_is_normalised():
 
 def test_every_part_of_a_call_changes_its_key():
     base = ("http://a/v1", "m", "p" * 64, "i" * 64, {"temperature": 0.0})
-    keys = {call_key(*base),
-            call_key("http://b/v1", *base[1:]), call_key(base[0], "other", *base[2:]),
-            call_key(*base[:2], "q" * 64, *base[3:]), call_key(*base[:3], "j" * 64, base[4]),
-            call_key(*base[:4], {"temperature": 0.7})}
+    keys = {
+        call_key(*base),
+        call_key("http://b/v1", *base[1:]),
+        call_key(base[0], "other", *base[2:]),
+        call_key(*base[:2], "q" * 64, *base[3:]),
+        call_key(*base[:3], "j" * 64, base[4]),
+        call_key(*base[:4], {"temperature": 0.7}),
+    }
     assert len(keys) == 6
 
 
@@ -65,8 +80,10 @@ def test_two_servers_with_one_model_name_never_share_replies(tmp_path):
     """The bug this guards against: a local server's replies cached under 'gpt-4.1-mini' were
     served to a later run against OpenAI."""
     cache = tmp_path / "c.sqlite"
-    with OpenAICompatibleTestServer(answers="random", seed=1) as first, \
-            OpenAICompatibleTestServer(answers="random", seed=2) as second:
+    with (
+        OpenAICompatibleTestServer(answers="random", seed=1) as first,
+        OpenAICompatibleTestServer(answers="random", seed=2) as second,
+    ):
         one = score_panel(config(first.base_url), PERSONAS, ITEMS, cache=cache, progress=False)
         two = score_panel(config(second.base_url), PERSONAS, ITEMS, cache=cache, progress=False)
         assert first.completions == 6 and second.completions == 6 and two.n_cached == 0
@@ -90,8 +107,13 @@ def test_two_models_on_one_server_never_share_replies(tmp_path):
 
 def test_the_model_a_server_reports_and_its_fingerprint_are_recorded(tmp_path):
     with OpenAICompatibleTestServer() as server:
-        run = score_panel(config(server.base_url, seed=7), PERSONAS.iloc[:1], ITEMS.iloc[:1], cache=tmp_path / "c.sqlite",
-                          progress=False)
+        run = score_panel(
+            config(server.base_url, seed=7),
+            PERSONAS.iloc[:1],
+            ITEMS.iloc[:1],
+            cache=tmp_path / "c.sqlite",
+            progress=False,
+        )
     row = run.calls.iloc[0]
     assert row.model_reported == "test-model" and row.system_fingerprint == "fp_avc_test"
     assert json.loads(row.params)["seed"] == 7 and row.latency_s > 0
@@ -113,16 +135,35 @@ def schema1_cache(path, rows):
 
 def old_rows(cfg):
     """Schema-1 rows for PERSONAS x ITEMS, as the cache wrote them before servers were recorded."""
-    from avc.score_cache import sha256_text
+    from avc.llm.cache import sha256_text
 
     params = json.dumps(cfg.sampling(), sort_keys=True)
     rows = []
     for persona in PERSONAS.itertuples():
         for item in ITEMS.itertuples():
-            old_key = sha256_text(json.dumps([cfg.model, persona.prompt, item.text, cfg.sampling()], sort_keys=True))
+            old_key = sha256_text(
+                json.dumps([cfg.model, persona.prompt, item.text, cfg.sampling()], sort_keys=True)
+            )
             score = deterministic_score(persona.prompt, item.text)
-            rows.append((old_key, cfg.model, persona.persona_id, sha256_text(persona.prompt), item.item_id,
-                         sha256_text(item.text), params, str(score), score, "ok", None, 5, 1, 0.1, "2026-01-01T00:00:00"))
+            rows.append(
+                (
+                    old_key,
+                    cfg.model,
+                    persona.persona_id,
+                    sha256_text(persona.prompt),
+                    item.item_id,
+                    sha256_text(item.text),
+                    params,
+                    str(score),
+                    score,
+                    "ok",
+                    None,
+                    5,
+                    1,
+                    0.1,
+                    "2026-01-01T00:00:00",
+                )
+            )
     return rows
 
 
@@ -158,13 +199,17 @@ def test_an_older_cache_of_a_known_server_keeps_working(tmp_path):
 
 
 def test_committed_panels_load_with_the_local_server_in_their_keys():
-    from avc import scoring
-    from avc.local_llm import MODEL_SHA256
+    from avc.llm.local import MODEL_SHA256
+    from avc.panels import recorded as scoring
 
     calls = scoring.load_panel_calls("ethics")
     assert (calls.server == local_server_id(MODEL_SHA256)).all()
-    recomputed = [call_key(*row) for row in calls[["server", "model", "prompt_sha", "item_sha", "params"]].head(50)
-                  .itertuples(index=False, name=None)]
+    recomputed = [
+        call_key(*row)
+        for row in calls[["server", "model", "prompt_sha", "item_sha", "params"]]
+        .head(50)
+        .itertuples(index=False, name=None)
+    ]
     assert recomputed == calls.key.head(50).tolist()
 
 
@@ -184,7 +229,9 @@ def test_a_wrong_path_fails_fast_as_a_404(tmp_path):
     with OpenAICompatibleTestServer() as server:
         wrong = server.base_url.removesuffix("/v1")  # the /v1 forgotten
         with pytest.raises(live.ServerCheckError, match="404.*/v1"):
-            live.score_live(config(wrong), PERSONAS, ITEMS, cache=tmp_path / "c.sqlite", echo=quiet, progress=False)
+            live.score_live(
+                config(wrong), PERSONAS, ITEMS, cache=tmp_path / "c.sqlite", echo=quiet, progress=False
+            )
         assert server.completions == 0
 
 
@@ -192,20 +239,38 @@ def test_a_refused_key_and_an_unknown_model_fail_fast(tmp_path, monkeypatch):
     monkeypatch.setenv("AVC_TEST_KEY", "sk-wrong")
     with OpenAICompatibleTestServer(api_key="sk-right") as server:
         with pytest.raises(live.ServerCheckError, match="key was refused.*AVC_TEST_KEY"):
-            live.score_live(config(server.base_url, api_key_env="AVC_TEST_KEY"), PERSONAS, ITEMS,
-                            cache=tmp_path / "c.sqlite", echo=quiet, progress=False)
+            live.score_live(
+                config(server.base_url, api_key_env="AVC_TEST_KEY"),
+                PERSONAS,
+                ITEMS,
+                cache=tmp_path / "c.sqlite",
+                echo=quiet,
+                progress=False,
+            )
         monkeypatch.setenv("AVC_TEST_KEY", "sk-right")
         with pytest.raises(live.ServerCheckError, match="does not know the model 'gpt-4.1-mini'.*test-model"):
-            live.score_live(config(server.base_url, api_key_env="AVC_TEST_KEY", model="gpt-4.1-mini"), PERSONAS, ITEMS,
-                            cache=tmp_path / "c.sqlite", echo=quiet, progress=False)
+            live.score_live(
+                config(server.base_url, api_key_env="AVC_TEST_KEY", model="gpt-4.1-mini"),
+                PERSONAS,
+                ITEMS,
+                cache=tmp_path / "c.sqlite",
+                echo=quiet,
+                progress=False,
+            )
         assert server.completions == 0
 
 
 def test_a_server_that_refuses_seed_is_used_without_it(tmp_path):
     lines = []
     with OpenAICompatibleTestServer(accept_seed=False) as server:
-        run = live.score_live(config(server.base_url, seed=3), PERSONAS, ITEMS, cache=tmp_path / "c.sqlite",
-                              echo=lines.append, progress=False)
+        run = live.score_live(
+            config(server.base_url, seed=3),
+            PERSONAS,
+            ITEMS,
+            cache=tmp_path / "c.sqlite",
+            echo=lines.append,
+            progress=False,
+        )
     assert run.n_called == 6 and "seed refused" in lines[1]
     assert all("seed" not in json.loads(p) for p in run.calls.params)
 
@@ -215,7 +280,11 @@ def test_a_server_lost_mid_run_stops_the_run_and_keeps_every_reply(tmp_path):
     retry cycle per remaining call), says so, and a rerun resumes from the cache."""
     cache = tmp_path / "c.sqlite"
     many = pd.DataFrame({"item_id": [f"i{n}" for n in range(60)], "text": [f"item {n}" for n in range(60)]})
-    server = subprocess.Popen([sys.executable, "-m", "avc.testing", "--delay-s", "0.02"], stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("fake_openai_server.py")), "--delay-s", "0.02"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     url = server.stdout.readline().strip()
     import threading
 
@@ -242,15 +311,36 @@ def test_the_plan_is_printed_and_a_large_plan_refused_before_any_request(tmp_pat
     lines = []
     with OpenAICompatibleTestServer() as server:
         with pytest.raises(live.CostGuardError, match="6 calls, more than max_calls = 5.*-p max_calls 6"):
-            live.score_live(config(server.base_url), PERSONAS, ITEMS, cache=tmp_path / "c.sqlite", max_calls=5,
-                            echo=lines.append, progress=False)
+            live.score_live(
+                config(server.base_url),
+                PERSONAS,
+                ITEMS,
+                cache=tmp_path / "c.sqlite",
+                max_calls=5,
+                echo=lines.append,
+                progress=False,
+            )
         assert server.requests == 0 and "6 calls to make, 0 cached" in lines[0]
-        run = live.score_live(config(server.base_url), PERSONAS, ITEMS, cache=tmp_path / "c.sqlite", max_calls=6,
-                              echo=lines.append, progress=False)
+        run = live.score_live(
+            config(server.base_url),
+            PERSONAS,
+            ITEMS,
+            cache=tmp_path / "c.sqlite",
+            max_calls=6,
+            echo=lines.append,
+            progress=False,
+        )
         assert run.n_called == 6 and "6 calls made, 0 from the cache, 0 failed" in lines[-1]
         before = server.requests
-        live.score_live(config(server.base_url), PERSONAS, ITEMS, cache=tmp_path / "c.sqlite", max_calls=0,
-                        echo=lines.append, progress=False)  # all cached: allowed at max_calls 0, and no check either
+        live.score_live(
+            config(server.base_url),
+            PERSONAS,
+            ITEMS,
+            cache=tmp_path / "c.sqlite",
+            max_calls=0,
+            echo=lines.append,
+            progress=False,
+        )  # all cached: allowed at max_calls 0, and no check either
         assert server.requests == before and "0 calls to make, 6 cached" in lines[-2]
 
 
@@ -305,8 +395,9 @@ def _as_unprivileged(script: str) -> subprocess.CompletedProcess:
                     raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
 
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, preexec_fn=drop, env=env,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, preexec_fn=drop, env=env, timeout=120
+    )
 
 
 @pytest.mark.parametrize("read_only", ["file", "folder"])
@@ -326,9 +417,9 @@ def test_read_only_storage_is_reported_before_any_request(tmp_path, read_only):
     with OpenAICompatibleTestServer() as server:
         script = textwrap.dedent(f"""
             import pandas as pd
-            from avc import live
-            from avc.scoring import ClientConfig
-            from avc.score_cache import CacheNotWritableError
+            from avc.llm import live
+            from avc.llm.client import ClientConfig
+            from avc.llm.cache import CacheNotWritableError
             personas = pd.DataFrame({{"persona_id": ["a"], "prompt": ["You are A."]}})
             items = pd.DataFrame({{"item_id": ["i0"], "text": ["one"]}})
             cfg = ClientConfig(model="test-model", base_url="{server.base_url}", api_key_env=None)
@@ -346,7 +437,7 @@ def test_read_only_storage_is_reported_before_any_request(tmp_path, read_only):
 def test_a_full_disk_is_reported_before_any_request(tmp_path, monkeypatch):
     import shutil
 
-    from avc import score_cache
+    from avc.llm import cache as score_cache
 
     real = shutil.disk_usage
 
@@ -357,8 +448,14 @@ def test_a_full_disk_is_reported_before_any_request(tmp_path, monkeypatch):
     with OpenAICompatibleTestServer() as server:
         monkeypatch.setattr(score_cache.shutil, "disk_usage", almost_full)
         with pytest.raises(CacheNotWritableError, match="MB free"):
-            live.score_live(config(server.base_url), PERSONAS, ITEMS, cache=tmp_path / "c.sqlite", echo=quiet,
-                            progress=False)
+            live.score_live(
+                config(server.base_url),
+                PERSONAS,
+                ITEMS,
+                cache=tmp_path / "c.sqlite",
+                echo=quiet,
+                progress=False,
+            )
         assert server.requests == 0
 
 
@@ -373,33 +470,58 @@ def test_panels_with_different_sampling_keep_their_own_settings(tmp_path):
     checked once, and each panel is scored, cached and found again with its own settings."""
     plain, with_logprobs = config("x", max_tokens=5), config("x", max_tokens=3, logprobs=True)
     with OpenAICompatibleTestServer() as server:
-        plain, with_logprobs = (ClientConfig(**{**c.__dict__, "base_url": server.base_url}) for c in (plain, with_logprobs))
-        runs = live.score_live_many({"a": (plain, PERSONAS, ITEMS), "b": (with_logprobs, PERSONAS, ITEMS)},
-                                    cache=tmp_path / "c.sqlite", echo=quiet, progress=False)
+        plain, with_logprobs = (
+            ClientConfig(**{**c.__dict__, "base_url": server.base_url}) for c in (plain, with_logprobs)
+        )
+        runs = live.score_live_many(
+            {"a": (plain, PERSONAS, ITEMS), "b": (with_logprobs, PERSONAS, ITEMS)},
+            cache=tmp_path / "c.sqlite",
+            echo=quiet,
+            progress=False,
+        )
         assert runs["b"].calls.expected_score.notna().all() and runs["a"].calls.expected_score.isna().all()
         assert server.completions == 12 + 1  # both panels, and one probe
-        again = live.score_live_many({"a": (plain, PERSONAS, ITEMS), "b": (with_logprobs, PERSONAS, ITEMS)},
-                                     cache=tmp_path / "c.sqlite", echo=quiet, progress=False)
+        again = live.score_live_many(
+            {"a": (plain, PERSONAS, ITEMS), "b": (with_logprobs, PERSONAS, ITEMS)},
+            cache=tmp_path / "c.sqlite",
+            echo=quiet,
+            progress=False,
+        )
         assert server.completions == 13 and all(r.n_cached == 6 for r in again.values())
 
 
 def test_yes_no_reading_is_the_probability_of_yes(tmp_path):
-    from avc.scoring import yes_probability
-    from avc.yes_no import YES_NO_PROMPT
+    from avc.llm.parsing import yes_probability
+    from avc.panels.yes_no import YES_NO_PROMPT
 
-    assert yes_probability([{"token": "Yes", "top_logprobs": [{"token": "Yes", "logprob": np.log(0.3)},
-                                                               {"token": " no", "logprob": np.log(0.1)},
-                                                               {"token": "NO", "logprob": np.log(0.1)}]}]) == \
-        pytest.approx(60.0)
+    assert yes_probability(
+        [
+            {
+                "token": "Yes",
+                "top_logprobs": [
+                    {"token": "Yes", "logprob": np.log(0.3)},
+                    {"token": " no", "logprob": np.log(0.1)},
+                    {"token": "NO", "logprob": np.log(0.1)},
+                ],
+            }
+        ]
+    ) == pytest.approx(60.0)
     assert yes_probability([{"token": "x", "top_logprobs": [{"token": "x", "logprob": 0.0}]}]) is None
     persona = pd.DataFrame({"persona_id": ["yes/no"], "prompt": [YES_NO_PROMPT]})
     with OpenAICompatibleTestServer() as server:
         cfg = config(server.base_url, logprobs=True, max_tokens=1, reading="yes_probability")
         run = score_panel(cfg, persona, ITEMS, cache=tmp_path / "c.sqlite", progress=False)
-        numbers = score_panel(config(server.base_url, logprobs=True, max_tokens=1), persona, ITEMS,
-                              cache=tmp_path / "c.sqlite", progress=False)
+        numbers = score_panel(
+            config(server.base_url, logprobs=True, max_tokens=1),
+            persona,
+            ITEMS,
+            cache=tmp_path / "c.sqlite",
+            progress=False,
+        )
     expected = [min(max(deterministic_score(YES_NO_PROMPT, t) / 100, 0.01), 0.99) * 100 for t in ITEMS.text]
-    assert run.calls.set_index("item_id").loc[ITEMS.item_id, "expected_score"].tolist() == pytest.approx(expected)
+    assert run.calls.set_index("item_id").loc[ITEMS.item_id, "expected_score"].tolist() == pytest.approx(
+        expected
+    )
     assert numbers.n_cached == 0  # another reading is another call
     with pytest.raises(ValueError, match="reading must be one of"):
         ClientConfig(model="m", reading="vibes").sampling()

@@ -5,14 +5,22 @@ costly runs are refused before any request."""
 import json
 
 import pytest
+from fake_openai_server import OpenAICompatibleTestServer
 
-from avc import cli, datasets
-from avc.testing import OpenAICompatibleTestServer
+from avc import cli
+from avc.panels import datasets
 
 pytestmark = pytest.mark.heavy  # each test runs chapter F in a kernel
 
-TINY = {"n_agents": "3", "n_items": "12", "n_perms": "4", "n_folds": "3", "n_splits": "2", "n_boot": "50",
-        "n_subsets": "2"}
+TINY = {
+    "n_agents": "3",
+    "n_items": "12",
+    "n_perms": "4",
+    "n_folds": "3",
+    "n_splits": "2",
+    "n_boot": "50",
+    "n_subsets": "2",
+}
 
 
 @pytest.fixture
@@ -27,7 +35,9 @@ def datasets_or_skip():
 def run_live(server, tmp_path, monkeypatch, **extra):
     monkeypatch.setenv("AVC_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(cli, "RUNS_DIR", tmp_path / "runs")
-    parameters = dict(TINY, backend="openai", base_url=server.base_url, model="random-model", api_key_env="None")
+    parameters = dict(
+        TINY, backend="openai", base_url=server.base_url, model="random-model", api_key_env="None"
+    )
     parameters.update(extra)
     return cli.run_chapter("f_experiments", parameters, progress=False)
 
@@ -54,10 +64,17 @@ def test_chapter_f_finishes_live_on_a_model_that_answers_at_random(tmp_path, mon
         assert server.completions == made and "0 calls to make, 48 cached" in rerun
 
 
-@pytest.mark.parametrize("bad, message", [({"n_items": "0"}, "n_items must be a positive integer"),
-                                          ({"backend": "replya"}, "backend must be one of"),
-                                          ({"max_calls": "10"}, "more than max_calls = 10")])
-def test_bad_or_costly_runs_are_refused_before_any_request(tmp_path, monkeypatch, datasets_or_skip, bad, message):
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"n_items": "0"}, "n_items must be a positive integer"),
+        ({"backend": "replya"}, "backend must be one of"),
+        ({"max_calls": "10"}, "more than max_calls = 10"),
+    ],
+)
+def test_bad_or_costly_runs_are_refused_before_any_request(
+    tmp_path, monkeypatch, datasets_or_skip, bad, message
+):
     import papermill
 
     with OpenAICompatibleTestServer(answers="random", models=("random-model",)) as server:

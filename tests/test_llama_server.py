@@ -1,9 +1,10 @@
-"""The faster log-probability path of avc.llama_server gives the stock server's replies."""
+"""The faster log-probability path of avc.llm.llama_server gives the stock server's replies."""
 
 import numpy as np
 import pytest
 
-from avc import llama_server, local_llm
+from avc.llm import llama_server
+from avc.llm import local as local_llm
 
 
 @pytest.mark.parametrize("k", [0, 1, 3, 10, 60])
@@ -25,7 +26,9 @@ def test_top_logprobs_wants_one_row():
 
 
 def test_unknown_llama_cpp_code_is_left_alone(monkeypatch):
-    monkeypatch.setattr(llama_server, "_completion_source", lambda: "def _create_completion(self):\n    return None\n")
+    monkeypatch.setattr(
+        llama_server, "_completion_source", lambda: "def _create_completion(self):\n    return None\n"
+    )
     assert not llama_server.can_patch()
     assert llama_server.patch_llama_cpp() is False
 
@@ -37,18 +40,33 @@ def test_patched_replies_equal_the_stock_replies():
         path = local_llm.local_model_path()
     except (FileNotFoundError, ValueError) as err:
         pytest.skip(f"no local model: {str(err).splitlines()[0]}")
-    assert llama_server.can_patch(), "llama-cpp-python changed: avc.llama_server no longer applies"
+    assert llama_server.can_patch(), "llama-cpp-python changed: avc.llm.llama_server no longer applies"
     from llama_cpp import Llama
 
-    llm = Llama(str(path), n_threads=2, n_threads_batch=2, n_ctx=512, chat_format="chatml", logits_all=True, verbose=False)
-    messages = [[{"role": "system", "content": "Rate the movie from 0 to 100. Reply with the integer only."},
-                 {"role": "user", "content": title}] for title in ("Heat (1995)", "Paddington 2 (2017)")]
+    llm = Llama(
+        str(path),
+        n_threads=2,
+        n_threads_batch=2,
+        n_ctx=512,
+        chat_format="chatml",
+        logits_all=True,
+        verbose=False,
+    )
+    messages = [
+        [
+            {"role": "system", "content": "Rate the movie from 0 to 100. Reply with the integer only."},
+            {"role": "user", "content": title},
+        ]
+        for title in ("Heat (1995)", "Paddington 2 (2017)")
+    ]
 
     def replies():
         out = []
         for m in messages:
             llm.reset()  # the same full evaluation each time, so the logits are the same
-            reply = llm.create_chat_completion(m, max_tokens=3, temperature=0.0, logprobs=True, top_logprobs=10)
+            reply = llm.create_chat_completion(
+                m, max_tokens=3, temperature=0.0, logprobs=True, top_logprobs=10
+            )
             out.append(reply["choices"])
         return out
 

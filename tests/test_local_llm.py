@@ -3,13 +3,15 @@
 import pandas as pd
 import pytest
 
-from avc import local_llm
-from avc.scoring import score_panel
+from avc.llm import local as local_llm
+from avc.llm.runs import score_panel
 
 
 def model_or_skip():
     if not local_llm.llama_cpp_available():
-        pytest.skip("llama-cpp-python[server] is not installed (optional extra: pip install 'llama-cpp-python[server]')")
+        pytest.skip(
+            "llama-cpp-python[server] is not installed (optional extra: pip install 'llama-cpp-python[server]')"
+        )
     try:
         return local_llm.local_model_path()
     except (FileNotFoundError, ValueError) as err:
@@ -18,14 +20,28 @@ def model_or_skip():
 
 def test_local_model_scores_through_the_same_client_path(tmp_path):
     model_or_skip()
-    personas = pd.DataFrame({"persona_id": ["judge"], "prompt": [
-        "You are an ordinary person with common sense. Rate the action in the scenario from 0 (definitely "
-        "wrong) to 100 (definitely right). Respond with only the integer."]})
-    items = pd.DataFrame({"item_id": ["good", "bad"], "text": [
-        "I helped my elderly neighbour carry her groceries up the stairs.",
-        "I pushed the little old lady into traffic."]})
+    personas = pd.DataFrame(
+        {
+            "persona_id": ["judge"],
+            "prompt": [
+                "You are an ordinary person with common sense. Rate the action in the scenario from 0 (definitely "
+                "wrong) to 100 (definitely right). Respond with only the integer."
+            ],
+        }
+    )
+    items = pd.DataFrame(
+        {
+            "item_id": ["good", "bad"],
+            "text": [
+                "I helped my elderly neighbour carry her groceries up the stairs.",
+                "I pushed the little old lady into traffic.",
+            ],
+        }
+    )
     with local_llm.LocalLLMServer() as server:
-        run = score_panel(server.config(max_tokens=5), personas, items, cache=tmp_path / "c.sqlite", progress=False)
+        run = score_panel(
+            server.config(max_tokens=5), personas, items, cache=tmp_path / "c.sqlite", progress=False
+        )
     assert run.n_failed == 0 and (run.calls.status == "ok").all()
     assert run.scores.loc["good", "judge"] > run.scores.loc["bad", "judge"]
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from avc import model
+from avc.theory import model
 
 
 @pytest.fixture
@@ -78,7 +78,9 @@ def test_transcript_structure_and_alternation():
         return model.point_mass(tuple(f"q{len(h) // 2}" for h in histories))
 
     rng = np.random.default_rng(0)
-    transcript = model.sample_transcript([echo_round, echo_round, reveal], count_alice, 0, 1, n_rounds=3, rng=rng)
+    transcript = model.sample_transcript(
+        [echo_round, echo_round, reveal], count_alice, 0, 1, n_rounds=3, rng=rng
+    )
     assert len(transcript) == 3
     assert transcript[0] == ("q0", 0, "q1", 1, "q2", 2)
     assert transcript[2] == ("q0", 1, "q1", 1, "q2", 1)
@@ -94,7 +96,9 @@ def test_bob_sees_only_his_own_history():
     def different_messages(x_a, histories):
         return model.point_mass(tuple(f"to{i}" for i in range(len(histories))))
 
-    model.sample_transcript([recorder, recorder], different_messages, 0, 0, n_rounds=1, rng=np.random.default_rng(0))
+    model.sample_transcript(
+        [recorder, recorder], different_messages, 0, 0, n_rounds=1, rng=np.random.default_rng(0)
+    )
     assert seen == [("to0",), ("to1",)]
 
 
@@ -148,7 +152,9 @@ def test_rule_errors_are_explained(coin_prior):
     with pytest.raises(ValueError, match="distribution"):
         model.sample_transcript([lambda x, h: {"a": 0.7}], quiet_alice, 0, 0, 1, np.random.default_rng(0))
     with pytest.raises(ValueError, match="tuples of 2 messages"):
-        model.sample_transcript([silent, silent], lambda x, h: model.point_mass("x"), 0, 0, 1, np.random.default_rng(0))
+        model.sample_transcript(
+            [silent, silent], lambda x, h: model.point_mass("x"), 0, 0, 1, np.random.default_rng(0)
+        )
     with pytest.raises(ValueError, match="n_rounds"):
         model.transcript_distribution([silent], quiet_alice, 0, 0, 0)
     with pytest.raises(ValueError, match="states"):

@@ -5,8 +5,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from avc import persuasion as P
-from avc.examples import courtroom, courtroom_utilities
+from avc.theory import concavification, persuasion
+from avc.theory.examples import courtroom, courtroom_utilities
 
 # Kamenica-Gentzkow's prosecutor: states (guilty, innocent), actions (acquit, convict);
 # the judge wants the right verdict, the prosecutor wants a conviction.
@@ -15,7 +15,7 @@ PROSECUTOR = np.array([[0.0, 0.0], [1.0, 1.0]])
 
 
 def test_kamenica_gentzkow_prosecutor():
-    solution = P.optimal_scheme([0.3, 0.7], PROSECUTOR, JUDGE)
+    solution = persuasion.optimal_scheme([0.3, 0.7], PROSECUTOR, JUDGE)
     assert solution.sender_value == pytest.approx(0.6)  # conviction probability 0.6
     # always "convict" when guilty; "convict" w.p. 3/7 when innocent
     assert solution.scheme == pytest.approx(np.array([[0.0, 1.0], [4 / 7, 3 / 7]]), abs=1e-7)
@@ -25,12 +25,17 @@ def test_kamenica_gentzkow_prosecutor():
 def test_margin_makes_the_scheme_work_under_the_fixed_tie_rule():
     # KG's optimum, exactly: after "convict" the judge is indifferent (posterior 1/2), and the
     # fixed rule sends ties to acquit (index 0), so the prosecutor gets no conviction at all.
-    prior = P.as_exact(["3/10", "7/10"])
-    kg_scheme = P.as_exact([[0, 1], ["4/7", "3/7"]])
-    realised = P.utility_under(P.induced_outcome(prior, [kg_scheme], P.as_exact(JUDGE)), P.as_exact(PROSECUTOR))
+    prior = persuasion.as_exact(["3/10", "7/10"])
+    kg_scheme = persuasion.as_exact([[0, 1], ["4/7", "3/7"]])
+    realised = persuasion.utility_under(
+        persuasion.induced_outcome(prior, [kg_scheme], persuasion.as_exact(JUDGE)),
+        persuasion.as_exact(PROSECUTOR),
+    )
     assert realised == 0
-    robust = P.optimal_scheme([0.3, 0.7], PROSECUTOR, JUDGE, margin=1e-6)
-    realised = P.utility_under(P.induced_outcome([0.3, 0.7], [robust.scheme], JUDGE), PROSECUTOR)
+    robust = persuasion.optimal_scheme([0.3, 0.7], PROSECUTOR, JUDGE, margin=1e-6)
+    realised = persuasion.utility_under(
+        persuasion.induced_outcome([0.3, 0.7], [robust.scheme], JUDGE), PROSECUTOR
+    )
     assert realised == pytest.approx(robust.sender_value, abs=1e-9)
     assert robust.sender_value == pytest.approx(0.6, abs=1e-5)
 
@@ -41,33 +46,33 @@ def test_aligned_sender_reveals_everything_remark_4():
         prior = rng.dirichlet(np.ones(3))
         u = rng.uniform(size=(4, 3))
         first_best = float(prior @ u.max(axis=0))
-        assert P.optimal_scheme(prior, u, u).receiver_value == pytest.approx(first_best, abs=1e-8)
-        value, scheme = P.aligned_value(prior, u)
+        assert persuasion.optimal_scheme(prior, u, u).receiver_value == pytest.approx(first_best, abs=1e-8)
+        value, scheme = concavification.aligned_value(prior, u)
         assert value == pytest.approx(first_best) and np.array_equal(scheme, np.eye(3))
-        full = P.induced_outcome(prior, [P.full_revelation(3)], u)
-        assert P.utility_under(full, u) == pytest.approx(first_best)
+        full = persuasion.induced_outcome(prior, [persuasion.full_revelation(3)], u)
+        assert persuasion.utility_under(full, u) == pytest.approx(first_best)
 
 
 def test_aligned_value_with_fewer_signals_than_states():
     # Three equally likely states, one action per state paying 1; two signals can separate
     # one state from the other two: value 1/3 + (2/3)(1/2) = 2/3.
-    value, scheme = P.aligned_value(np.full(3, 1 / 3), np.eye(3), n_signals=2)
+    value, scheme = concavification.aligned_value(np.full(3, 1 / 3), np.eye(3), n_signals=2)
     assert value == pytest.approx(2 / 3)
     assert len(np.unique(scheme.argmax(axis=1))) == 2
 
 
 def test_no_information_means_prior_decision_with_lowest_index_ties():
-    joint = P.induced_outcome([0.5, 0.5], [P.no_information(2)], JUDGE)
+    joint = persuasion.induced_outcome([0.5, 0.5], [persuasion.no_information(2)], JUDGE)
     assert joint == pytest.approx(np.array([[0.5, 0.5], [0.0, 0.0]]))  # tie -> acquit (index 0)
 
 
 def test_two_senders_combine_information_exactly():
     # Two independent noisy witnesses, each right w.p. 3/4, about a fair coin.
-    prior = P.as_exact(["1/2", "1/2"])
-    witness = P.as_exact([["3/4", "1/4"], ["1/4", "3/4"]])
-    guess = P.as_exact([[1, 0], [0, 1]])
-    one = P.utility_under(P.induced_outcome(prior, [witness], guess), guess)
-    two = P.utility_under(P.induced_outcome(prior, [witness, witness], guess), guess)
+    prior = persuasion.as_exact(["1/2", "1/2"])
+    witness = persuasion.as_exact([["3/4", "1/4"], ["1/4", "3/4"]])
+    guess = persuasion.as_exact([[1, 0], [0, 1]])
+    one = persuasion.utility_under(persuasion.induced_outcome(prior, [witness], guess), guess)
+    two = persuasion.utility_under(persuasion.induced_outcome(prior, [witness, witness], guess), guess)
     assert one == Fraction(3, 4)
     # With two witnesses: agree (prob 5/8) -> right w.p. 9/10; disagree -> tie, guess 0, right 1/2.
     assert two == Fraction(5, 8) * Fraction(9, 10) + Fraction(3, 8) * Fraction(1, 2) == Fraction(3, 4)
@@ -91,31 +96,32 @@ def test_courtroom_schemes_are_obliviously_optimal():
     court = courtroom()
     prior = [2 / 3, 1 / 3]
     for name, key in (("prosecutor", "prosecutor_alone"), ("defence", "defence_alone")):
-        best = P.optimal_scheme(prior, family.agents[name], family.user)
+        best = persuasion.optimal_scheme(prior, family.agents[name], family.user)
         assert best.sender_value == pytest.approx(float(court[key]), abs=1e-9)
 
 
 def test_grid_and_deterministic_scheme_counts():
-    assert len(P.deterministic_schemes(3, 2)) == 8
-    assert len(P.grid_schemes(2, 2, 4)) == 25
-    for scheme in P.grid_schemes(2, 3, 2):
+    assert len(persuasion.deterministic_schemes(3, 2)) == 8
+    assert len(persuasion.grid_schemes(2, 2, 4)) == 25
+    for scheme in persuasion.grid_schemes(2, 3, 2):
         assert np.allclose(scheme.sum(axis=1), 1)
 
 
 def test_bad_inputs_are_explained():
     with pytest.raises(ValueError, match="probability vector"):
-        P.induced_outcome([0.5, 0.6], [np.eye(2)], JUDGE)
+        persuasion.induced_outcome([0.5, 0.6], [np.eye(2)], JUDGE)
     with pytest.raises(ValueError, match="one row per state"):
-        P.induced_outcome([0.5, 0.5], [np.eye(3)], JUDGE)
+        persuasion.induced_outcome([0.5, 0.5], [np.eye(3)], JUDGE)
     with pytest.raises(ValueError, match="probability distribution over signals"):
-        P.induced_outcome([0.5, 0.5], [np.array([[0.5, 0.6], [1, 0]])], JUDGE)
+        persuasion.induced_outcome([0.5, 0.5], [np.array([[0.5, 0.6], [1, 0]])], JUDGE)
     with pytest.raises(TypeError, match="list of matrices"):
-        P.induced_outcome([0.5, 0.5], np.eye(2), JUDGE)
+        persuasion.induced_outcome([0.5, 0.5], np.eye(2), JUDGE)
     with pytest.raises(ValueError, match="same shape"):
-        P.optimal_scheme([0.5, 0.5], np.zeros((3, 2)), JUDGE)
+        persuasion.optimal_scheme([0.5, 0.5], np.zeros((3, 2)), JUDGE)
 
 
 # --- the quantal benchmark is an optimum over schemes (issue 18) --------------------------
+
 
 def _quantal_values_of_schemes(prior, u, lam, schemes):
     """Alice's quantal utility under each scheme, vectorised (brute force for the tests)."""
@@ -124,61 +130,71 @@ def _quantal_values_of_schemes(prior, u, lam, schemes):
     mass = joint.sum(axis=1)  # (n, n_signals)
     q = joint / np.where(mass > 0, mass, 1.0)[:, None, :]
     mu = np.einsum("ay,nys->nsa", u, q)
-    from avc.quantal import quantal_response
+    from avc.theory.quantal import quantal_response
 
     return (mass * (quantal_response(mu, lam) * mu).sum(axis=2)).sum(axis=1)
 
 
 def test_quantal_counterexample_no_information_beats_full_revelation():
     prior, u, lam = np.array([0.5, 0.5]), np.array([[0.3, 1.0], [0.0, 0.0]]), 10.0
-    full = P.utility_under(P.induced_outcome(prior, [P.full_revelation(2)], u, lam), u)
-    none = P.utility_under(P.induced_outcome(prior, [P.no_information(2)], u, lam), u)
+    full = persuasion.utility_under(
+        persuasion.induced_outcome(prior, [persuasion.full_revelation(2)], u, lam), u
+    )
+    none = persuasion.utility_under(
+        persuasion.induced_outcome(prior, [persuasion.no_information(2)], u, lam), u
+    )
     assert full == pytest.approx(0.64286, abs=1e-5) and none == pytest.approx(0.64902, abs=1e-5)
-    value, scheme = P.aligned_value(prior, u, lam=lam)
+    value, scheme = concavification.aligned_value(prior, u, lam=lam)
     assert value >= none - 1e-12 and value > full + 0.006
     # the value is attained by the scheme returned
-    assert P.utility_under(P.induced_outcome(prior, [scheme], u, lam), u) == pytest.approx(value, abs=1e-12)
-    best = P.quantal_concavification(prior, u, lam)
+    assert persuasion.utility_under(persuasion.induced_outcome(prior, [scheme], u, lam), u) == pytest.approx(
+        value, abs=1e-12
+    )
+    best = concavification.quantal_concavification(prior, u, lam)
     assert best.value <= best.upper_bound
 
 
 @pytest.mark.parametrize("n_states, n_signals, resolution", [(2, 2, 60), (2, 3, 16), (3, 2, 10), (3, 3, 5)])
 def test_quantal_benchmark_beats_every_scheme_on_a_grid(n_states, n_signals, resolution):
     rng = np.random.default_rng(n_states * 10 + n_signals)
-    schemes = P.grid_schemes(n_states, n_signals, resolution)
+    schemes = persuasion.grid_schemes(n_states, n_signals, resolution)
     for _ in range(6):
         prior = rng.dirichlet(np.ones(n_states))
         u = rng.uniform(size=(3, n_states))
         lam = float(rng.choice([3.0, 10.0, 30.0]))
-        value, _ = P.aligned_value(prior, u, lam=lam)
+        value, _ = concavification.aligned_value(prior, u, lam=lam)
         brute = _quantal_values_of_schemes(prior, u, lam, schemes).max()
         assert value >= brute - 1e-9, (value, brute)
-        assert P.quantal_concavification(prior, u, lam).upper_bound >= value
+        assert concavification.quantal_concavification(prior, u, lam).upper_bound >= value
 
 
 def test_quantal_belief_value_is_not_convex_and_grid_is_the_simplex():
     u = np.array([[0.3, 1.0], [0.0, 0.0]])
-    v = P.quantal_belief_value([[1, 0], [0.5, 0.5], [0, 1]], u, 10.0)
+    v = concavification.quantal_belief_value([[1, 0], [0.5, 0.5], [0, 1]], u, 10.0)
     assert v[1] > (v[0] + v[2]) / 2  # midpoint above the chord: not convex
-    grid = P.simplex_grid(3, 4)
+    grid = concavification.simplex_grid(3, 4)
     assert len(grid) == 15 and np.allclose(grid.sum(axis=1), 1) and (grid >= 0).all()
 
 
 def test_quantal_aligned_value_signal_limits():
     prior, u = np.array([0.2, 0.3, 0.5]), np.eye(3)
-    value, scheme = P.aligned_value(prior, u, n_signals=1, lam=5.0)
+    value, scheme = concavification.aligned_value(prior, u, n_signals=1, lam=5.0)
     assert scheme.shape == (3, 1)
-    value, scheme = P.aligned_value(prior, u, n_signals=2, lam=5.0)
+    value, scheme = concavification.aligned_value(prior, u, n_signals=2, lam=5.0)
     assert scheme.shape == (3, 2)
-    assert P.utility_under(P.induced_outcome(prior, [scheme], u, 5.0), u) == pytest.approx(value, abs=1e-12)
+    assert persuasion.utility_under(persuasion.induced_outcome(prior, [scheme], u, 5.0), u) == pytest.approx(
+        value, abs=1e-12
+    )
     with pytest.raises(ValueError):
-        P.aligned_value(prior, u, n_signals=0)
+        concavification.aligned_value(prior, u, n_signals=0)
 
 
 def test_partition_schemes_one_per_partition():
-    schemes = P.partition_schemes(3)
-    assert len(schemes) == 5 and len(P.partition_schemes(4)) == 15
-    assert np.array_equal(schemes[0], P.no_information(3, 3)) and np.array_equal(schemes[-1], np.eye(3))
+    schemes = persuasion.partition_schemes(3)
+    assert len(schemes) == 5 and len(persuasion.partition_schemes(4)) == 15
+    assert np.array_equal(schemes[0], persuasion.no_information(3, 3)) and np.array_equal(
+        schemes[-1], np.eye(3)
+    )
     assert all(s.shape == (3, 3) and np.allclose(s.sum(axis=1), 1) for s in schemes)
 
 
@@ -186,16 +202,20 @@ def test_quantal_benchmark_with_two_signals_beats_a_different_grid_and_the_old_p
     # the issue's case: three states, two signals, a quantal Alice; the old value was the best
     # deterministic partition, which grid schemes beat
     rng = np.random.default_rng(7)
-    grid = P.grid_schemes(3, 2, 7)  # step 1/7 is not on the benchmark's 1/24 grid
+    grid = persuasion.grid_schemes(3, 2, 7)  # step 1/7 is not on the benchmark's 1/24 grid
     for _ in range(5):
         prior, u, lam = rng.dirichlet(np.ones(3)), rng.uniform(size=(3, 3)), 10.0
-        value, _ = P.aligned_value(prior, u, n_signals=2, lam=lam)
-        brute = P.quantal_scheme_values(prior, u, lam, grid).max()
-        partitions = P.quantal_scheme_values(prior, u, lam, P.deterministic_schemes(3, 2)).max()
+        value, _ = concavification.aligned_value(prior, u, n_signals=2, lam=lam)
+        brute = concavification.quantal_scheme_values(prior, u, lam, grid).max()
+        partitions = concavification.quantal_scheme_values(
+            prior, u, lam, persuasion.deterministic_schemes(3, 2)
+        ).max()
         assert value >= brute - 1e-9 and value >= partitions - 1e-12
     # partitions alone are not optimal for a quantal Alice: here a randomised split wins
     prior = np.array([0.12, 0.192, 0.688])
     u = np.array([[0.633, 0.007, 0.763], [0.961, 0.845, 0.817], [0.474, 0.735, 0.489]])
-    value, scheme = P.aligned_value(prior, u, n_signals=2, lam=10.0)
-    partitions = P.quantal_scheme_values(prior, u, 10.0, P.deterministic_schemes(3, 2)).max()
+    value, scheme = concavification.aligned_value(prior, u, n_signals=2, lam=10.0)
+    partitions = concavification.quantal_scheme_values(
+        prior, u, 10.0, persuasion.deterministic_schemes(3, 2)
+    ).max()
     assert value > partitions + 5e-4 and 0.05 < scheme[2, 0] < 0.95

@@ -11,11 +11,25 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.colors import to_rgb  # noqa: E402
 
-from avc.plotting import (  # noqa: E402
-    COLUMN_WIDTH, METHOD_COLORS, OUTPUT_WIDTH, facet_layout, method_palette, panel_grid, pretty, say, use_book_style,
+from avc.chapter.plotting import (
+    COLUMN_WIDTH,
+    METHOD_COLORS,
+    facet_layout,
+    method_palette,
+    panel_grid,
+    pretty,
+    use_book_style,
 )
+from avc.chapter.text import OUTPUT_WIDTH, say
 
-SECTION_F_METHODS = ["best single agent", "rescaled best single agent", "constant", "simple average", "NNLS", "simplex"]
+SECTION_F_METHODS = [
+    "best single agent",
+    "rescaled best single agent",
+    "constant",
+    "simple average",
+    "NNLS",
+    "simplex",
+]
 
 
 def test_every_section_f_method_has_its_own_colour():
@@ -54,11 +68,17 @@ def test_a_four_panel_seaborn_grid_fits_the_column():
     import pandas as pd
     import seaborn as sns
 
-    from avc.plotting import legend_below
+    from avc.chapter.plotting import legend_below
 
     use_book_style()
-    df = pd.DataFrame({"k": [1, 2] * 8, "eps": np.arange(16.0), "weights": ["uniform_no_offset", "best_weights"] * 8,
-                       "setting": np.repeat(list("abcd"), 4)})
+    df = pd.DataFrame(
+        {
+            "k": [1, 2] * 8,
+            "eps": np.arange(16.0),
+            "weights": ["uniform_no_offset", "best_weights"] * 8,
+            "setting": np.repeat(list("abcd"), 4),
+        }
+    )
     grid = sns.relplot(data=df, x="k", y="eps", hue="weights", col="setting", kind="line", **facet_layout(4))
     legend = legend_below(grid.figure, ncol=2)
     assert grid.figure.get_figwidth() == pytest.approx(COLUMN_WIDTH)

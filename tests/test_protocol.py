@@ -1,10 +1,11 @@
-"""avc.protocol: the paper's two-round protocol with private features."""
+"""avc.theory.protocol: the paper's two-round protocol with private features."""
 
 import numpy as np
 import pytest
 
-from avc import games, protocol, theorem_checks
-from avc.model import CommonPrior
+from avc.checks import theorem_checks
+from avc.theory import games, protocol
+from avc.theory.model import CommonPrior
 
 
 def xor_prior():
@@ -33,7 +34,9 @@ def test_second_round_rules_act_only_in_round_two():
     late = next(r for r in protocol.bob_menu(3, 2) if r.when == "late")
     one = protocol.ProtocolGame(prior, GUESS, np.stack([GUESS]), [[late]], n_rounds=1)
     two = protocol.ProtocolGame(prior, GUESS, np.stack([GUESS]), [[late]], n_rounds=2)
-    assert one.single_bob_value(late) == pytest.approx(2 / 3) and two.single_bob_value(late) == pytest.approx(1.0)
+    assert one.single_bob_value(late) == pytest.approx(2 / 3) and two.single_bob_value(late) == pytest.approx(
+        1.0
+    )
 
 
 def test_conditional_rules_use_alices_feature_and_the_relay():

@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from avc.quantal import quantal_gap, quantal_gap_bound, quantal_l1_bound, quantal_ratio_bounds, quantal_response
+from avc.theory.quantal import (
+    quantal_gap,
+    quantal_gap_bound,
+    quantal_l1_bound,
+    quantal_ratio_bounds,
+    quantal_response,
+)
 
 
 def test_quantal_response_basic_values():

@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from avc import datasets, scoring
-from avc.local_llm import MODEL_NAME, MODEL_SHA256
-from avc.personas import load_personas, prompts_hash
+from avc.llm import cache
+from avc.llm.local import MODEL_NAME, MODEL_SHA256
+from avc.panels import datasets, files, recorded
+from avc.panels.personas import load_personas, prompts_hash
 
 DOMAINS = ("ethics", "movielens")
 
@@ -21,20 +22,23 @@ def sha(text: str) -> str:
 
 @pytest.mark.parametrize("domain", DOMAINS)
 def test_panel_loads_as_items_by_agents(domain):
-    panel = scoring.load_panel(domain)
+    panel = recorded.load_panel(domain)
     personas = load_personas(domain)
     assert list(panel.columns) == ["baseline"] + sorted(set(personas.persona_id) - {"baseline"})
-    assert panel.index.is_unique and panel.index.str.startswith("ethics-" if domain == "ethics" else "movie-").all()
+    assert (
+        panel.index.is_unique
+        and panel.index.str.startswith("ethics-" if domain == "ethics" else "movie-").all()
+    )
     values = panel.to_numpy()
     assert ((values >= 0) & (values <= 100) | np.isnan(values)).all()
-    items = scoring.load_panel_items(domain)
+    items = recorded.load_panel_items(domain)
     assert set(items.index) == set(panel.index)
 
 
 @pytest.mark.parametrize("domain", DOMAINS)
 def test_every_item_has_every_agent_once_and_the_provenance_agrees(domain):
-    calls = scoring.load_panel_calls(domain)
-    provenance = scoring.load_provenance(domain)
+    calls = recorded.load_panel_calls(domain)
+    provenance = recorded.load_provenance(domain)
     personas = load_personas(domain)
     assert not calls.duplicated(["persona_id", "item_id"]).any()
     assert not calls.key.duplicated().any()
@@ -56,25 +60,27 @@ def test_every_item_has_every_agent_once_and_the_provenance_agrees(domain):
 def test_reading_and_rewriting_the_calls_changes_no_byte(domain):
     # The recorder imports the committed calls and exports them again after every chunk; a
     # lossy float parse would rewrite every latency's last digit in each commit.
-    committed = gzip.decompress(scoring.panel_path(domain).read_bytes()).decode()
-    calls = scoring.load_panel_calls(domain)
-    if committed.split("\n", 1)[0] != ",".join(scoring.CALL_COLUMNS):
+    committed = gzip.decompress(files.panel_path(domain).read_bytes()).decode()
+    calls = recorded.load_panel_calls(domain)
+    if committed.split("\n", 1)[0] != ",".join(cache.CALL_COLUMNS):
         # recorded before servers were part of the key: loading migrates it (server, new keys),
         # and every column that was there reads back unchanged
         old_columns = committed.split("\n", 1)[0].split(",")
-        assert set(old_columns) < set(scoring.CALL_COLUMNS)
-        rewritten = calls[old_columns].assign(key=pd.read_csv(scoring.panel_path(domain)).key).to_csv(index=False)
+        assert set(old_columns) < set(cache.CALL_COLUMNS)
+        rewritten = (
+            calls[old_columns].assign(key=pd.read_csv(files.panel_path(domain)).key).to_csv(index=False)
+        )
         assert calls.server.nunique() == 1
     else:
-        rewritten = calls[scoring.CALL_COLUMNS].to_csv(index=False)
+        rewritten = calls[cache.CALL_COLUMNS].to_csv(index=False)
     assert rewritten == committed
 
 
 def test_movie_panel_has_expected_scores_for_every_valid_reply():
-    calls = scoring.load_panel_calls("movielens")
+    calls = recorded.load_panel_calls("movielens")
     ok = calls[calls.status == "ok"]
     assert ok.expected_score.between(0, 100).all()
-    expected = scoring.load_panel("movielens", value="expected_score")
+    expected = recorded.load_panel("movielens", value="expected_score")
     assert expected.notna().all().all()
 
 
@@ -87,17 +93,19 @@ def test_recorded_items_are_a_prefix_of_the_seeded_item_order(domain):
         items = builder()
     except datasets.DatasetNotFoundError as missing:
         pytest.skip(f"dataset not on this machine: {str(missing).splitlines()[0]}")
-    calls = scoring.load_panel_calls(domain)
-    stored = scoring.load_panel_items(domain)
+    calls = recorded.load_panel_calls(domain)
+    stored = recorded.load_panel_items(domain)
     n = stored.shape[0]
     assert set(items.item_id.head(n)) == set(stored.index)
     texts = items.set_index("item_id").loc[stored.index, "text"]
     assert (calls.item_sha == calls.item_id.map(texts.map(sha))).all()
     target = "label" if domain == "ethics" else "mean_rating"
-    pd.testing.assert_series_equal(items.set_index("item_id").loc[stored.index, target], stored[target], check_names=False)
+    pd.testing.assert_series_equal(
+        items.set_index("item_id").loc[stored.index, target], stored[target], check_names=False
+    )
 
 
 def test_a_missing_panel_says_how_to_record_it(monkeypatch, tmp_path):
-    monkeypatch.setattr(scoring, "PROJECT_DATA_DIR", tmp_path)
+    monkeypatch.setattr(files, "PROJECT_DATA_DIR", tmp_path)
     with pytest.raises(FileNotFoundError, match="record_panel.py --domain ethics"):
-        scoring.load_panel("ethics")
+        recorded.load_panel("ethics")

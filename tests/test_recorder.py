@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from avc import datasets, scoring
+from avc.panels import datasets, files, recorded
 from avc.paths import REPO_ROOT
 
 
@@ -32,16 +32,16 @@ def test_asking_for_fewer_items_than_committed_exports_nothing_smaller(tmp_path,
         pytest.skip(f"dataset not on this machine: {str(missing).splitlines()[0]}")
     panels = tmp_path / "data" / "panels"
     shutil.copytree(REPO_ROOT / "data" / "panels", panels)
-    monkeypatch.setattr(scoring, "PROJECT_DATA_DIR", tmp_path / "data")
+    monkeypatch.setattr(files, "PROJECT_DATA_DIR", tmp_path / "data")
     monkeypatch.setenv("AVC_CACHE_DIR", str(tmp_path / "cache"))
-    before = scoring.load_panel_calls("ethics")
+    before = recorded.load_panel_calls("ethics")
     recorder = load_recorder()
     assert recorder.main(["--domain", "ethics", "--n-items", "2", "--export-only"]) == 0
     out = capsys.readouterr().out
     assert "asked for 2 items; the committed panel has" in out and "keeps all" in out
-    after = scoring.load_panel_calls("ethics")
+    after = recorded.load_panel_calls("ethics")
     assert len(after) == len(before) and set(after.key) == set(before.key)
-    assert set(scoring.load_panel_items("ethics").index) == set(before.item_id)
+    assert set(recorded.load_panel_items("ethics").index) == set(before.item_id)
     with pytest.raises(SystemExit):
         recorder.main(["--domain", "ethics", "--n-items", "0", "--export-only"])
 
@@ -51,8 +51,8 @@ def test_the_model_server_dies_with_a_recorder_killed_by_sigkill(tmp_path):
     so the test needs no model, and the parent is killed the hard way."""
     parent_script = textwrap.dedent(f"""
         import sys, time
-        from avc.local_llm import spawn_child
-        child = spawn_child([sys.executable, "-c", "import time; time.sleep(120)"], open(r"{tmp_path / 'log'}", "ab"))
+        from avc.llm.local import spawn_child
+        child = spawn_child([sys.executable, "-c", "import time; time.sleep(120)"], open(r"{tmp_path / "log"}", "ab"))
         print(child.pid, flush=True)
         time.sleep(120)
     """)

@@ -1,4 +1,4 @@
-"""Scoring against a real OpenAI-compatible HTTP server on 127.0.0.1 (avc.testing), no mocks."""
+"""Scoring against a real OpenAI-compatible HTTP server on 127.0.0.1 (fake_openai_server), no mocks."""
 
 import os
 import signal
@@ -11,18 +11,13 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+from fake_openai_server import OpenAICompatibleTestServer, deterministic_score
 
-from avc import personas as P
-from avc.scoring import (
-    CacheCorruptError,
-    ClientConfig,
-    MissingAPIKeyError,
-    ScoreCache,
-    expected_score,
-    parse_score,
-    score_panel,
-)
-from avc.testing import OpenAICompatibleTestServer, deterministic_score
+from avc.llm.cache import CacheCorruptError, ScoreCache
+from avc.llm.client import ClientConfig, MissingAPIKeyError
+from avc.llm.parsing import expected_score, parse_score
+from avc.llm.runs import score_panel
+from avc.panels import personas as P
 
 PERSONAS = pd.DataFrame({"persona_id": ["a", "b"], "prompt": ["You are A.", "You are B."]})
 
@@ -32,7 +27,14 @@ def items(*texts):
 
 
 def config(server, **kw):
-    settings = dict(model="test-model", base_url=server.base_url, api_key_env=None, timeout=1.0, max_retries=2, concurrency=4)
+    settings = dict(
+        model="test-model",
+        base_url=server.base_url,
+        api_key_env=None,
+        timeout=1.0,
+        max_retries=2,
+        concurrency=4,
+    )
     settings.update(kw)
     return ClientConfig(**settings)
 
@@ -40,10 +42,20 @@ def config(server, **kw):
 @pytest.mark.parametrize(
     "text, score, status",
     [
-        ("85", 85, "ok"), (" 85.\n", 85, "ok"), ("Score: 7", 7, "ok"), ("85/100", 85, "ok"), ("0", 0, "ok"), ("100", 100, "ok"),
-        ("", None, "empty"), (None, None, "empty"), ("I'm sorry, I cannot help with that.", None, "refusal"),
-        ("banana", None, "non_numeric"), ("150", None, "out_of_range"), ("-5", None, "out_of_range"),
-        ("72.5", None, "out_of_range"), ("between 60 and 70", None, "ambiguous"),
+        ("85", 85, "ok"),
+        (" 85.\n", 85, "ok"),
+        ("Score: 7", 7, "ok"),
+        ("85/100", 85, "ok"),
+        ("0", 0, "ok"),
+        ("100", 100, "ok"),
+        ("", None, "empty"),
+        (None, None, "empty"),
+        ("I'm sorry, I cannot help with that.", None, "refusal"),
+        ("banana", None, "non_numeric"),
+        ("150", None, "out_of_range"),
+        ("-5", None, "out_of_range"),
+        ("72.5", None, "out_of_range"),
+        ("between 60 and 70", None, "ambiguous"),
         ("Sorry, I cannot rate this: 50", None, "refusal"),
     ],
 )
@@ -53,11 +65,27 @@ def test_parse_score(text, score, status):
 
 
 def test_expected_score_whole_number_and_digit_tokens():
-    whole = [{"token": "80", "top_logprobs": [{"token": "80", "logprob": np.log(0.5)}, {"token": "90", "logprob": np.log(0.5)},
-                                              {"token": "!", "logprob": np.log(0.1)}]}]
+    whole = [
+        {
+            "token": "80",
+            "top_logprobs": [
+                {"token": "80", "logprob": np.log(0.5)},
+                {"token": "90", "logprob": np.log(0.5)},
+                {"token": "!", "logprob": np.log(0.1)},
+            ],
+        }
+    ]
     assert expected_score(whole) == pytest.approx(85.0)
-    digits = [{"token": "8", "top_logprobs": [{"token": "8", "logprob": np.log(0.75)}, {"token": "9", "logprob": np.log(0.25)}]},
-              {"token": "5", "top_logprobs": []}]
+    digits = [
+        {
+            "token": "8",
+            "top_logprobs": [
+                {"token": "8", "logprob": np.log(0.75)},
+                {"token": "9", "logprob": np.log(0.25)},
+            ],
+        },
+        {"token": "5", "top_logprobs": []},
+    ]
     assert expected_score(digits) == pytest.approx(0.75 * 85 + 0.25 * 95)
     assert expected_score([]) is None
     assert expected_score([{"token": "x", "top_logprobs": [{"token": "x", "logprob": 0.0}]}]) is None
@@ -65,22 +93,45 @@ def test_expected_score_whole_number_and_digit_tokens():
 
 def test_scores_are_cached_and_a_rerun_sends_nothing(tmp_path):
     with OpenAICompatibleTestServer() as server:
-        run = score_panel(config(server), PERSONAS, items("one", "two", "three"), cache=tmp_path / "c.sqlite", progress=False)
+        run = score_panel(
+            config(server),
+            PERSONAS,
+            items("one", "two", "three"),
+            cache=tmp_path / "c.sqlite",
+            progress=False,
+        )
         assert run.n_called == 6 and server.requests == 6
         assert run.scores.loc["i1", "b"] == deterministic_score("You are B.", "two")
-        again = score_panel(config(server), PERSONAS, items("one", "two", "three"), cache=tmp_path / "c.sqlite", progress=False)
+        again = score_panel(
+            config(server),
+            PERSONAS,
+            items("one", "two", "three"),
+            cache=tmp_path / "c.sqlite",
+            progress=False,
+        )
         assert server.requests == 6 and again.n_cached == 6 and again.n_called == 0
         assert again.scores.equals(run.scores)
         # another sampling parameter is another call
-        score_panel(config(server, temperature=0.7), PERSONAS, items("one"), cache=tmp_path / "c.sqlite", progress=False)
+        score_panel(
+            config(server, temperature=0.7),
+            PERSONAS,
+            items("one"),
+            cache=tmp_path / "c.sqlite",
+            progress=False,
+        )
         assert server.requests == 8
 
 
 def test_429_with_retry_after_and_a_transient_500_are_retried(tmp_path):
     with OpenAICompatibleTestServer(retry_after_s=0.2) as server:
         start = time.perf_counter()
-        run = score_panel(config(server, concurrency=1), PERSONAS.iloc[:1], items("rate-limit-once x", "error-once y"),
-                          cache=tmp_path / "c.sqlite", progress=False)
+        run = score_panel(
+            config(server, concurrency=1),
+            PERSONAS.iloc[:1],
+            items("rate-limit-once x", "error-once y"),
+            cache=tmp_path / "c.sqlite",
+            progress=False,
+        )
         assert run.n_failed == 0 and run.scores.notna().all().all()
         assert server.requests == 4  # each item: one refused request, one retry
         assert time.perf_counter() - start >= 0.2  # the retry waited for retry-after
@@ -89,19 +140,38 @@ def test_429_with_retry_after_and_a_transient_500_are_retried(tmp_path):
 def test_persistent_errors_and_hangs_fail_without_being_cached(tmp_path):
     with OpenAICompatibleTestServer(hang_s=3.0) as server:
         cfg = config(server, timeout=0.3, max_retries=1)
-        run = score_panel(cfg, PERSONAS.iloc[:1], items("always-500 x", "hang y", "fine z"), cache=tmp_path / "c.sqlite", progress=False)
+        run = score_panel(
+            cfg,
+            PERSONAS.iloc[:1],
+            items("always-500 x", "hang y", "fine z"),
+            cache=tmp_path / "c.sqlite",
+            progress=False,
+        )
         assert run.n_failed == 2 and run.n_called == 1
-        assert any("InternalServerError" in f for f in run.failures) and any("Timeout" in f for f in run.failures)
+        assert any("InternalServerError" in f for f in run.failures) and any(
+            "Timeout" in f for f in run.failures
+        )
         assert run.calls.item_id.tolist() == ["i2"]
         before = server.requests
-        rerun = score_panel(cfg, PERSONAS.iloc[:1], items("always-500 x", "hang y", "fine z"), cache=tmp_path / "c.sqlite", progress=False)
+        rerun = score_panel(
+            cfg,
+            PERSONAS.iloc[:1],
+            items("always-500 x", "hang y", "fine z"),
+            cache=tmp_path / "c.sqlite",
+            progress=False,
+        )
         assert rerun.n_cached == 1 and server.requests > before  # the failures are tried again
 
 
 def test_invalid_replies_are_kept_as_invalid_with_their_text(tmp_path):
     with OpenAICompatibleTestServer() as server:
-        run = score_panel(config(server), PERSONAS.iloc[:1], items("garbage a", "refuse b", "out-of-range c", "empty d", "ok e"),
-                          cache=tmp_path / "c.sqlite", progress=False)
+        run = score_panel(
+            config(server),
+            PERSONAS.iloc[:1],
+            items("garbage a", "refuse b", "out-of-range c", "empty d", "ok e"),
+            cache=tmp_path / "c.sqlite",
+            progress=False,
+        )
     calls = run.calls.set_index("item_id")
     assert calls.loc["i0", "status"] == "non_numeric" and calls.loc["i0", "raw_text"] == "banana"
     assert calls.loc["i1", "status"] == "refusal"
@@ -113,7 +183,13 @@ def test_invalid_replies_are_kept_as_invalid_with_their_text(tmp_path):
 
 def test_logprob_expected_score_is_recorded(tmp_path):
     with OpenAICompatibleTestServer() as server:
-        run = score_panel(config(server, logprobs=True), PERSONAS.iloc[:1], items("fifty"), cache=tmp_path / "c.sqlite", progress=False)
+        run = score_panel(
+            config(server, logprobs=True),
+            PERSONAS.iloc[:1],
+            items("fifty"),
+            cache=tmp_path / "c.sqlite",
+            progress=False,
+        )
     row = run.calls.iloc[0]
     assert row.status == "ok" and np.isfinite(row.expected_score)
     assert abs(row.expected_score - row.score) <= 10
@@ -126,7 +202,8 @@ def test_kill_and_resume_loses_nothing_and_duplicates_nothing(tmp_path):
     with OpenAICompatibleTestServer(delay_s=0.01) as server:
         script = textwrap.dedent(f"""
             import pandas as pd
-            from avc.scoring import ClientConfig, score_panel
+            from avc.llm.client import ClientConfig
+            from avc.llm.runs import score_panel
             personas = pd.DataFrame({{"persona_id": ["a", "b"], "prompt": ["You are A.", "You are B."]}})
             items = pd.DataFrame({{"item_id": [f"i{{n}}" for n in range({n_items})], "text": [f"item {{n}}" for n in range({n_items})]}})
             cfg = ClientConfig(model="test-model", base_url="{server.base_url}", api_key_env=None, concurrency=2)
@@ -138,7 +215,9 @@ def test_kill_and_resume_loses_nothing_and_duplicates_nothing(tmp_path):
         while time.monotonic() < deadline and child.poll() is None:
             if cache.exists():
                 try:
-                    done_before_kill = sqlite3.connect(cache, timeout=5).execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+                    done_before_kill = (
+                        sqlite3.connect(cache, timeout=5).execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+                    )
                 except sqlite3.Error:
                     done_before_kill = 0
                 if done_before_kill >= 40:
@@ -151,7 +230,9 @@ def test_kill_and_resume_loses_nothing_and_duplicates_nothing(tmp_path):
             survived = store.count()
         assert survived >= done_before_kill
         personas = PERSONAS
-        all_items = pd.DataFrame({"item_id": [f"i{n}" for n in range(n_items)], "text": [f"item {n}" for n in range(n_items)]})
+        all_items = pd.DataFrame(
+            {"item_id": [f"i{n}" for n in range(n_items)], "text": [f"item {n}" for n in range(n_items)]}
+        )
         run = score_panel(config(server, concurrency=2), personas, all_items, cache=cache, progress=False)
         assert run.n_cached == survived and run.n_called == 2 * n_items - survived
     with ScoreCache(cache) as store:
@@ -182,7 +263,10 @@ def test_committed_personas_match_their_composition():
         assert committed.equals(P.compose_personas(domain))
         assert len(committed) == 100 and committed.prompt.is_unique
         with_baseline = P.load_personas(domain)
-        assert with_baseline.persona_id.iloc[0] == "baseline" and with_baseline.prompt.iloc[0] == P.BASELINES[domain]
+        assert (
+            with_baseline.persona_id.iloc[0] == "baseline"
+            and with_baseline.prompt.iloc[0] == P.BASELINES[domain]
+        )
     assert "0 (definitely wrong) to 100 (definitely right)" in P.BASELINES["ethics"]
 
 

@@ -1,10 +1,9 @@
 import math
 
+import numpy as np
 import pandas as pd
 
-import numpy as np
-
-from avc.tables import count, interval_text, signed, tidy
+from avc.chapter.formatting import count, interval_text, signed, tidy
 
 
 def test_tidy_rounds_and_drops_negative_zeros():

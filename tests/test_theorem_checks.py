@@ -1,4 +1,4 @@
-"""The chapter-level checks (avc.theorem_checks) catch bugs injected into the solvers.
+"""The chapter-level checks (avc.checks.theorem_checks) catch bugs injected into the solvers.
 
 Each test monkeypatches a plausible bug into the equilibrium search, Alice's posterior or
 the deviation check, and shows that the check the chapters run fails loudly.
@@ -7,8 +7,9 @@ the deviation check, and shows that the check the chapters run fails loudly.
 import numpy as np
 import pytest
 
-from avc import games, persuasion, theorem_checks
-from avc.random_games import to_unit_interval, withholding_panel
+from avc.checks import theorem_checks
+from avc.checks.random_games import to_unit_interval, withholding_panel
+from avc.theory import concavification, games, persuasion
 
 PRIOR = np.array([0.2, 0.4, 0.4])
 #            bet 0, bet 1, bet 2, hedge on {1, 2}
@@ -30,7 +31,7 @@ def informative_game(k=2):
 
 
 def check(game, user):
-    aligned, _ = persuasion.aligned_value(PRIOR, user)
+    aligned, _ = concavification.aligned_value(PRIOR, user)
     return theorem_checks.theorem1_check(game, [FULL] * game.k, aligned)
 
 
@@ -45,7 +46,9 @@ def test_the_honest_check_passes_and_could_fail():
 
 def test_vacuous_game_is_labelled():
     # one state: information is worth nothing, so no profile can fall below U_A(C*) - 2ε
-    game = games.MultiSenderGame([1.0], [[0.3], [0.7]], np.stack([[[0.1], [0.2]]] * 2), [[np.ones((1, 1))]] * 2)
+    game = games.MultiSenderGame(
+        [1.0], [[0.3], [0.7]], np.stack([[[0.1], [0.2]]] * 2), [[np.ones((1, 1))]] * 2
+    )
     result = theorem_checks.theorem1_check(game, [0, 0], 0.7)
     assert not result.could_fail and result.holds
 
@@ -138,7 +141,7 @@ def test_theorem2_statement_can_fail_for_a_partial_reference_but_the_proof_form_
     # E_dev[u_A] by U_A(C*) needs more than Definition 13.
     prior = np.array([0.111, 0.889])
     user = np.array([[0.052, 0.828], [0.813, 0.924], [0.664, 0.161]])
-    value, scheme = persuasion.aligned_value(prior, user, lam=10.0)
+    value, scheme = concavification.aligned_value(prior, user, lam=10.0)
     game = games.MultiSenderGame(prior, user, np.stack([user, user]), [[scheme], [scheme]], lam=10.0)
     statement, proof = theorem_checks.theorem2_check(game, [0, 0], value)
     assert statement.delta == 0 and statement.eps < 1e-9
@@ -151,7 +154,7 @@ def test_theorem2_with_positive_delta_holds_on_a_random_game():
     menu = persuasion.grid_schemes(2, 2, 4)
     for _ in range(5):
         prior, user, agents = withholding_panel(rng, 2, 2, noise=0.05)
-        value, scheme = persuasion.aligned_value(prior, user, lam=10.0)
+        value, scheme = concavification.aligned_value(prior, user, lam=10.0)
         strategies = menu + [scheme]
         game = games.MultiSenderGame(prior, user, agents, [strategies] * 2, lam=10.0)
         statement, proof = theorem_checks.theorem2_check(game, [len(menu)] * 2, value)
@@ -165,7 +168,11 @@ def test_unit_interval_map_and_withholding_panel():
     assert user.min() >= 0 and agents.max() <= 1 and user[0, 1] == 0 and agents[0, 0, 1] == 1
     for n_states in (2, 3):
         prior, user, agents = withholding_panel(rng, n_states, 3, noise=0.05)
-        assert prior.shape == (n_states,) and user.shape == (n_states + 1, n_states) and agents.shape == (3, *user.shape)
+        assert (
+            prior.shape == (n_states,)
+            and user.shape == (n_states + 1, n_states)
+            and agents.shape == (3, *user.shape)
+        )
         assert 0 <= min(user.min(), agents.min()) and max(user.max(), agents.max()) <= 1
     with pytest.raises(ValueError):
         withholding_panel(rng, 1, 2, 0.0)
