@@ -6,8 +6,8 @@ import sys
 import nbformat
 import pytest
 
-from avc import cli
 from avc.chapter import params as chapter_params
+from avc.cli import chapters as cli
 
 
 def test_chapters_and_parameters_are_listed():
@@ -136,7 +136,7 @@ def test_check_counts_refuses_anything_but_a_list_of_positive_integers(values):
 def test_check_number_refuses_outside_the_range_and_names_it(value):
     with pytest.raises(
         chapter_params.ParameterError,
-        match=r"delta must be a number above 0 and below 1 \(a probability\); got",
+        match=r"delta must be a finite number above 0 and below 1 \(a probability\); got",
     ):
         chapter_params.check_number("delta", value, above=0, below=1, reason="a probability")
     assert chapter_params.check_number("delta", 0.05, above=0, below=1) == 0.05

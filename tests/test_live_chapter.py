@@ -7,7 +7,7 @@ import json
 import pytest
 from fake_openai_server import OpenAICompatibleTestServer
 
-from avc import cli
+from avc.cli import chapters as cli
 from avc.panels import datasets
 
 pytestmark = pytest.mark.heavy  # each test runs chapter F in a kernel

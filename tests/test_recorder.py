@@ -32,6 +32,7 @@ def test_asking_for_fewer_items_than_committed_exports_nothing_smaller(tmp_path,
         pytest.skip(f"dataset not on this machine: {str(missing).splitlines()[0]}")
     panels = tmp_path / "data" / "panels"
     shutil.copytree(REPO_ROOT / "data" / "panels", panels)
+    shutil.copytree(REPO_ROOT / "data" / "personas", tmp_path / "data" / "personas")
     monkeypatch.setattr(files, "PROJECT_DATA_DIR", tmp_path / "data")
     monkeypatch.setenv("AVC_CACHE_DIR", str(tmp_path / "cache"))
     before = recorded.load_panel_calls("ethics")

@@ -11,6 +11,8 @@ from __future__ import annotations
 import ast
 import io
 import json
+import math
+import os
 import tokenize
 from pathlib import Path
 
@@ -99,42 +101,102 @@ def is_integer(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def check_at_least(name: str, value, minimum: int, reason: str = "") -> int:
-    """Refuse a chapter parameter that is not an integer of at least ``minimum``, saying why."""
-    if not is_integer(value) or value < minimum:
-        why = f" ({reason})" if reason else ""
-        raise ParameterError(f"{name} must be an integer of at least {minimum}{why}; got {value!r}.")
+def _why(reason: str) -> str:
+    return f" ({reason})" if reason else ""
+
+
+def check_at_least(name: str, value, minimum: int, reason: str = "", *, at_most: int | None = None) -> int:
+    """Refuse a chapter parameter that is not an integer of at least ``minimum`` (and at most
+    ``at_most``), saying why."""
+    if not is_integer(value) or value < minimum or (at_most is not None and value > at_most):
+        span = f"of at least {minimum}" if at_most is None else f"from {minimum} to {at_most}"
+        raise ParameterError(f"{name} must be an integer {span}{_why(reason)}; got {value!r}.")
     return value
 
 
-def check_number(name: str, value, *, at_least=None, above=None, below=None, reason: str = "") -> float:
-    """Refuse a chapter parameter that is not a number in the range given (``at_least``: ≥,
-    ``above``: >, ``below``: <), saying why."""
+def check_seed(name: str, value) -> int:
+    """Refuse a seed numpy cannot take (a non-negative integer)."""
+    return check_at_least(name, value, 0, "numpy seeds are non-negative integers")
+
+
+def check_number(
+    name: str, value, *, at_least=None, above=None, below=None, at_most=None, reason: str = ""
+) -> float:
+    """Refuse a chapter parameter that is not a finite number in the range given (``at_least``: ≥,
+    ``above``: >, ``below``: <, ``at_most``: ≤), saying why. NaN and infinities are refused."""
     bounds = [
         f"{word} {bound:g}"
-        for word, bound in (("at least", at_least), ("above", above), ("below", below))
+        for word, bound in (("at least", at_least), ("above", above), ("below", below), ("at most", at_most))
         if bound is not None
     ]
     fits = (
         isinstance(value, (int, float))
         and not isinstance(value, bool)
+        and math.isfinite(value)
         and (at_least is None or value >= at_least)
         and (above is None or value > above)
         and (below is None or value < below)
+        and (at_most is None or value <= at_most)
     )
     if not fits:
-        why = f" ({reason})" if reason else ""
-        raise ParameterError(f"{name} must be a number {' and '.join(bounds)}{why}; got {value!r}.")
+        span = "a finite number " + " and ".join(bounds) if bounds else "a finite number"
+        raise ParameterError(f"{name} must be {span.strip()}{_why(reason)}; got {value!r}.")
     return float(value)
 
 
-def check_counts(name: str, values) -> list[int]:
-    """Refuse a chapter parameter that is not a non-empty list of positive integers."""
-    if not isinstance(values, (list, tuple)) or not values or any(not is_integer(v) or v < 1 for v in values):
+def check_counts(name: str, values, *, at_most: int | None = None, reason: str = "") -> list[int]:
+    """Refuse a chapter parameter that is not a non-empty list of positive integers (each at most
+    ``at_most``)."""
+    if (
+        not isinstance(values, (list, tuple))
+        or not values
+        or any(not is_integer(v) or v < 1 or (at_most is not None and v > at_most) for v in values)
+    ):
+        span = "positive integers" if at_most is None else f"integers from 1 to {at_most}"
         raise ParameterError(
-            f"{name} must be a non-empty list of positive integers, e.g. [5, 100]; got {values!r}."
+            f"{name} must be a non-empty list of {span}{_why(reason)}, e.g. [5, 100]; got {values!r}."
         )
     return list(values)
+
+
+def check_choice(name: str, value, choices) -> str:
+    """Refuse a value that is not one of ``choices``."""
+    if value not in choices:
+        shown = ", ".join(repr(c) for c in choices)
+        raise ParameterError(f"{name} must be one of {shown}; got {value!r}.")
+    return value
+
+
+def check_text(name: str, value, *, optional: bool = False, reason: str = "") -> str | None:
+    """Refuse a value that is not a non-empty string (or ``None`` when ``optional``)."""
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        what = "a non-empty string" + (" or None" if optional else "")
+        raise ParameterError(f"{name} must be {what}{_why(reason)}; got {value!r}.")
+    return value
+
+
+def available_memory() -> int:
+    """Bytes of memory this machine can still give (``MemAvailable`` on Linux, else all of it)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_memory(what: str, needed_bytes: float, fix: str, *, share: float = 0.5) -> None:
+    """Refuse an enumeration that would need more than ``share`` of the memory available, saying
+    how much it would need and what to change (``fix``)."""
+    budget = share * available_memory()
+    if needed_bytes > budget:
+        raise ParameterError(
+            f"{what} would need about {needed_bytes / 2**30:,.1f} GiB of memory, and this machine has "
+            f"{budget / 2**30:,.1f} GiB to spare ({share:.0%} of what is available): {fix}."
+        )
 
 
 def chapter_path(name: str) -> Path:
@@ -142,6 +204,13 @@ def chapter_path(name: str) -> Path:
     if name not in known:
         raise ParameterError(f"no chapter named {name!r}; the chapters are: {', '.join(known)}.")
     return known[name]
+
+
+def as_lists(value):
+    """``value`` with every tuple inside it turned into a list (papermill writes lists, not tuples)."""
+    if isinstance(value, list | tuple):
+        return [as_lists(v) for v in value]
+    return value
 
 
 def parse_value(text: str, default):
@@ -158,7 +227,7 @@ def parse_value(text: str, default):
     elif isinstance(default, float) and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     elif isinstance(default, list | tuple) and isinstance(value, list | tuple):
-        return list(value)
+        return as_lists(value)
     elif type(value) is type(default):
         return value
     raise ParameterError(
