@@ -246,3 +246,24 @@ def test_chapter_reads_as_a_lecture(path):
             pytest.fail(f"{path.stem} meets the lecture rules: remove it from LECTURE_RULES_PENDING")
         pytest.xfail(f"{path.stem} not yet converted: " + "; ".join(broken))
     assert not broken, f"{path.stem} no longer reads as a lecture: " + "; ".join(broken)
+
+
+def test_glue_all_glues_a_table_of_values_in_one_call(monkeypatch):
+    import myst_nb
+    import numpy as np
+    import pandas as pd
+
+    from avc.chapter.gluing import glue_all
+
+    calls = []
+    monkeypatch.setattr(
+        myst_nb, "glue", lambda name, value, display=True: calls.append((name, value, display))
+    )
+    glued = glue_all({"x_opt": np.float64(0.5), "x_count": np.int64(3), "x_text": "3 of 4"})
+    assert calls == [("x_opt", 0.5, False), ("x_count", 3, False), ("x_text", "3 of 4", False)]
+    assert type(glued["x_opt"]) is float and type(glued["x_count"]) is int
+    calls.clear()
+    glue_all(pd.Series({"y_a": 1.25}), display=True)
+    assert calls == [("y_a", 1.25, True)]
+    with pytest.raises(ValueError, match="identifiers"):
+        glue_all({"not a name": 1})
