@@ -38,6 +38,13 @@ def deterministic_score(system: str, user: str) -> int:
     return int(hashlib.sha256(f"{system}\0{user}".encode()).hexdigest(), 16) % 101
 
 
+ANSWERS = ("deterministic", "random", "empty", "garbage")
+"""``empty``: every scoring reply is ``""``; ``garbage``: every one is a word, no number."""
+FAULTS = ("500", "429", "truncated-json", "no-choices", "no-content", "hang-up")
+"""What a faulty completion gets: HTTP 500 or 429, a 200 whose JSON body is cut short, a
+completion with ``choices: []`` or with ``content: null``, or the connection closed unanswered."""
+
+
 class OpenAICompatibleTestServer:
     """``with OpenAICompatibleTestServer() as server: ... server.base_url ...``"""
 
@@ -53,9 +60,14 @@ class OpenAICompatibleTestServer:
         accept_seed: bool = True,
         fingerprint: str = "fp_avc_test",
         seed: int = 0,
+        fault: str | None = None,
+        fault_every: int = 1,
     ):
-        if answers not in ("deterministic", "random"):
-            raise ValueError("answers must be 'deterministic' or 'random'.")
+        if answers not in ANSWERS:
+            raise ValueError(f"answers must be one of {ANSWERS}.")
+        if fault is not None and fault not in FAULTS:
+            raise ValueError(f"fault must be one of {FAULTS}.")
+        self.fault, self.fault_every = fault, fault_every
         self.delay_s, self.hang_s, self.retry_after_s = delay_s, hang_s, retry_after_s
         self.answers, self.models, self.api_key = answers, tuple(models), api_key
         self.accept_seed, self.fingerprint = accept_seed, fingerprint
@@ -114,6 +126,39 @@ class OpenAICompatibleTestServer:
                     return True
                 return False
 
+            def _fault(self, kind: str, request: dict):
+                if kind in ("500", "429"):
+                    status = int(kind)
+                    return self._send(
+                        status,
+                        {"error": {"message": f"fault {kind}", "type": "server_error"}},
+                        {"retry-after": str(owner.retry_after_s)} if status == 429 else None,
+                    )
+                if kind == "hang-up":
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return None
+                message = {"role": "assistant", "content": None if kind == "no-content" else "7"}
+                body = {
+                    "id": "chatcmpl-test",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": request.get("model"),
+                    "choices": []
+                    if kind == "no-choices"
+                    else [{"index": 0, "finish_reason": "stop", "message": message}],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                }
+                data = json.dumps(body).encode()
+                if kind == "truncated-json":
+                    data = data[: len(data) // 2]
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return None
+
             def do_GET(self):
                 if self._refused():
                     return
@@ -157,6 +202,9 @@ class OpenAICompatibleTestServer:
                     )
                 with owner._lock:
                     owner.completions += 1
+                    faulty = owner.fault is not None and owner.completions % owner.fault_every == 0
+                if faulty:
+                    return self._fault(owner.fault, request)
                 messages = request.get("messages", [])
                 system = next((m["content"] for m in messages if m["role"] == "system"), "")
                 user = next((m["content"] for m in messages if m["role"] == "user"), "")
@@ -182,6 +230,8 @@ class OpenAICompatibleTestServer:
                         answer = owner._random.randint(0, 100)
                 else:
                     answer = deterministic_score(system, user)
+                if owner.answers in ("empty", "garbage") and "Reply with the number 1." not in user:
+                    answer = {"empty": "", "garbage": "banana"}[owner.answers]
                 text = {
                     "garbage": "banana",
                     "refuse": "I'm sorry, I cannot rate that.",

@@ -1,26 +1,23 @@
-"""Chapter F scored live, end to end, against a real HTTP server on 127.0.0.1 that answers at
-random: the chapter finishes on a model with no signal and says what its panel shows; mistyped or
-costly runs are refused before any request."""
+"""Chapter F scored live, end to end, against real HTTP servers on 127.0.0.1: tiny panels run to
+the end, a model with no usable reply stops in one line after caching what it paid for, and
+values the chapter cannot use are refused before any request (issue 25)."""
 
 import json
+import os
+import sqlite3
+import subprocess
+import sys
 
 import pytest
 from fake_openai_server import OpenAICompatibleTestServer
 
+from avc.chapter.params import ParameterError
 from avc.cli import chapters as cli
 from avc.panels import datasets
 
 pytestmark = pytest.mark.heavy  # each test runs chapter F in a kernel
 
-TINY = {
-    "n_agents": "3",
-    "n_items": "12",
-    "n_perms": "4",
-    "n_folds": "3",
-    "n_splits": "2",
-    "n_boot": "50",
-    "n_subsets": "2",
-}
+FAST = {"n_perms": "4", "n_splits": "2", "n_boot": "50", "n_subsets": "2"}
 
 
 @pytest.fixture
@@ -32,14 +29,25 @@ def datasets_or_skip():
         pytest.skip(f"dataset not on this machine: {str(missing).splitlines()[0]}")
 
 
+def live(server, **extra) -> dict:
+    parameters = dict(backend="openai", base_url=server.base_url, model="random-model", api_key_env="None")
+    parameters.update(extra)
+    return parameters
+
+
 def run_live(server, tmp_path, monkeypatch, **extra):
     monkeypatch.setenv("AVC_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(cli, "RUNS_DIR", tmp_path / "runs")
-    parameters = dict(
-        TINY, backend="openai", base_url=server.base_url, model="random-model", api_key_env="None"
-    )
-    parameters.update(extra)
-    return cli.run_chapter("f_experiments", parameters, progress=False)
+    return cli.run_chapter("f_experiments", live(server, **extra), progress=False)
+
+
+def command(server, tmp_path, **extra):
+    """``python -m avc run f_experiments ...`` in a child process, from an unrelated folder."""
+    argv = [sys.executable, "-m", "avc", "run", "f_experiments"]
+    for key, value in live(server, **extra).items():
+        argv += ["-p", key, str(value)]
+    env = dict(os.environ, AVC_CACHE_DIR="cache")  # relative: resolved where the user stands
+    return subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)
 
 
 def outputs(path) -> str:
@@ -48,36 +56,93 @@ def outputs(path) -> str:
     return " ".join(text.split())  # lines are wrapped to the page: compare words
 
 
-def test_chapter_f_finishes_live_on_a_model_that_answers_at_random(tmp_path, monkeypatch, datasets_or_skip):
+def cached_rows(folder) -> int:
+    with sqlite3.connect(folder / "scores.sqlite") as db:
+        return db.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+
+
+def test_a_tiny_live_panel_runs_to_the_end(tmp_path, monkeypatch, datasets_or_skip):
+    """12 items and 4 agents with the default folds, permutations and resamples: F.5's subsets
+    start below four items per fold, and every section finishes."""
     with OpenAICompatibleTestServer(answers="random", models=("random-model",)) as server:
-        output = run_live(server, tmp_path, monkeypatch)
-        made = server.completions
-        # two domains x (3 personas + baseline) x 12 items, and the server check's one-token probe
-        assert made == 2 * 4 * 12 + 1
-        text = outputs(output)
-        assert "96 calls to make" not in text and "48 calls to make, 0 cached" in text
-        assert "48 calls made, 0 from the cache, 0 failed" in text
-        assert "by this panel" in text and "checked on the recorded panel" not in text
-        assert "statements about the recorded panel are shown by this panel" in text
-        # a rerun is served from the cache: no completion is requested again
-        rerun = outputs(run_live(server, tmp_path, monkeypatch))
-        assert server.completions == made and "0 calls to make, 48 cached" in rerun
+        output = run_live(server, tmp_path, monkeypatch, n_items="12", n_agents="4")
+        # two domains x (4 personas + baseline) x 12 items, and the server check's one-token probe
+        assert server.completions == 2 * 5 * 12 + 1
+    text = outputs(output)
+    assert "60 calls made, 0 from the cache, 0 failed, 0 invalid replies" in text
+    assert "fewer than four per fold: the sizes start at 12" in text
+    assert "statements about the recorded panel are shown by this panel" in text
+
+
+def test_the_command_line_prints_the_summary_and_resolves_paths_where_the_user_stands(
+    tmp_path, datasets_or_skip
+):
+    with OpenAICompatibleTestServer(answers="random", models=("random-model",)) as server:
+        done = command(server, tmp_path, n_items=6, n_folds=2, n_agents=3, **FAST)
+    assert done.returncode == 0, done.stderr[-2000:]
+    # two domains x (3 personas + baseline) x 6 items
+    assert "ethics: 24 calls made, 0 from the cache, 0 failed, 0 invalid replies" in done.stdout
+    assert "movielens: 24 calls made, 0 from the cache, 0 failed, 0 invalid replies" in done.stdout
+    assert "statements about the recorded panel are shown" in done.stdout
+    assert cached_rows(tmp_path / "cache") == 48  # AVC_CACHE_DIR=cache, relative to tmp_path
+
+
+def test_a_model_without_usable_replies_stops_in_one_line_and_keeps_what_it_paid_for(
+    tmp_path, datasets_or_skip
+):
+    with OpenAICompatibleTestServer(answers="garbage", models=("random-model",)) as server:
+        done = command(server, tmp_path, n_items=6, n_folds=2, n_agents=3, **FAST)
+        paid = server.completions - 1  # less the server check
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    line = done.stderr.strip()
+    assert len(line.splitlines()) == 1, line
+    assert line.startswith("error: TooFewUsableReplies: too few usable replies")
+    assert "ethics: 24 of 24 replies invalid (first: 'banana', non_numeric)" in line
+    assert "Every reply is cached" in line and "another model" in line and "runs/" in line
+    assert cached_rows(tmp_path / "cache") == paid == 48
 
 
 @pytest.mark.parametrize(
     "bad, message",
     [
-        ({"n_items": "0"}, "n_items must be a positive integer"),
+        ({"n_items": "0"}, "n_items must be an integer of at least 1"),
         ({"backend": "replya"}, "backend must be one of"),
-        ({"max_calls": "10"}, "more than max_calls = 10"),
+        ({"n_items": "8"}, "n_items = 8 with n_folds = 5: each fold needs at least two items"),
+        ({"n_items": "5", "n_folds": "3"}, "n_items must be at least 6"),
+        ({"n_items": "12", "n_folds": "12"}, "n_items must be at least 24"),
+        ({"seed": "-1"}, "seed must be an integer of at least 0"),
+        ({"n_agents": "1000"}, "n_agents must be an integer from 1 to 100"),
+        ({"base_url": "123"}, "base_url must be a non-empty string or None"),
     ],
 )
-def test_bad_or_costly_runs_are_refused_before_any_request(
-    tmp_path, monkeypatch, datasets_or_skip, bad, message
-):
-    import papermill
-
-    with OpenAICompatibleTestServer(answers="random", models=("random-model",)) as server:
-        with pytest.raises(papermill.PapermillExecutionError, match=message):
+def test_values_the_chapter_cannot_use_are_refused_before_any_request(tmp_path, monkeypatch, bad, message):
+    with OpenAICompatibleTestServer(models=("random-model",)) as server:
+        with pytest.raises(ParameterError, match=message):
             run_live(server, tmp_path, monkeypatch, **bad)
+        assert server.requests == 0
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())  # no kernel ran
+
+
+def test_a_refusal_on_the_command_line_is_one_line_with_exit_code_2(tmp_path):
+    with OpenAICompatibleTestServer(models=("random-model",)) as server:
+        done = command(server, tmp_path, n_items=8)
+        assert server.requests == 0
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "error: n_items = 8 with n_folds = 5: each fold needs at least two items, so n_items must be at least "
+        "10 (or n_folds at most 4). Nothing was sent."
+    ]
+
+
+def test_replay_refuses_a_parameter_it_would_ignore(tmp_path, monkeypatch):
+    monkeypatch.setattr(cli, "RUNS_DIR", tmp_path / "runs")
+    with pytest.raises(ParameterError, match="n_items only applies to a live run"):
+        cli.run_chapter("f_experiments", {"n_items": "5"})
+
+
+def test_a_costly_run_is_refused_in_the_chapter_before_any_request(tmp_path, monkeypatch, datasets_or_skip):
+    with OpenAICompatibleTestServer(models=("random-model",)) as server:
+        with pytest.raises(cli.ChapterFailed, match="CostGuardError: .*more than max_calls = 10"):
+            run_live(server, tmp_path, monkeypatch, n_items="12", max_calls="10")
         assert server.requests == 0

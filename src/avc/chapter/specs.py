@@ -28,12 +28,10 @@ from avc.chapter.params import (
     check_text,
     is_integer,
 )
+from avc.llm.live import BACKENDS
 
-__all__ = ["BACKENDS", "CHAPTER_RULES", "check_parameters", "start_chapter"]
+__all__ = ["CHAPTER_RULES", "check_parameters", "start_chapter"]
 
-BACKENDS = ("replay", "openai", "local")
-"""``replay``: the committed panel, offline; ``openai``: any OpenAI-compatible server
-(``base_url``); ``local``: the llama.cpp server of :mod:`avc.llm.local`."""
 RECORDED_AGENTS = 100
 """Personas in each domain's list and agents in the recorded panels (the baseline aside)."""
 LIVE_ONLY = ("model", "base_url", "api_key_env", "n_items", "max_calls")

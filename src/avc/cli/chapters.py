@@ -66,13 +66,15 @@ def parse_overrides(name: str, overrides: dict[str, str]) -> dict:
 
 
 def output_path(name: str, parameters: dict) -> Path:
-    """``runs/<chapter>__<name>-<value>...ipynb``, readable and distinct for distinct values (a short
-    hash of the exact values follows the readable part)."""
+    """``runs/<chapter>__<name>-<value>...ipynb``, distinct for distinct values: where a value has
+    characters a file name cannot keep (``[(2, 2, 0.2)]``), a short hash of the exact values
+    follows the readable part."""
     if not parameters:
         return RUNS_DIR / f"{name}__defaults.ipynb"
-    readable = "".join(
-        f"__{k}-{re.sub(r'[^A-Za-z0-9.]+', '_', str(v))}" for k, v in sorted(parameters.items())
-    )
+    shown = {k: re.sub(r"[^A-Za-z0-9.]+", "_", str(v)) for k, v in parameters.items()}
+    readable = "".join(f"__{k}-{shown[k]}" for k in sorted(parameters))
+    if all(shown[k] == str(v) for k, v in parameters.items()) and len(readable) <= 150:
+        return RUNS_DIR / f"{name}{readable}.ipynb"
     exact = hashlib.sha256(json.dumps(parameters, sort_keys=True, default=repr).encode()).hexdigest()[:8]
     return RUNS_DIR / f"{name}{readable[:150]}__{exact}.ipynb"
 
@@ -97,10 +99,12 @@ def summary_lines(notebook_path: Path) -> list[str]:
     return lines
 
 
-def run_chapter(name: str, overrides: dict[str, str], progress: bool = True) -> Path:
-    """Run chapter ``name`` with papermill, parameters ``overrides`` (strings, checked first)."""
+def run_chapter(name: str, overrides: dict[str, str], progress: bool | None = None) -> Path:
+    """Run chapter ``name`` with papermill, parameters ``overrides`` (strings, checked first). The
+    progress bar shows on a terminal only (``progress=None``), so a log holds only what the run says."""
     import papermill
 
+    progress = sys.stderr.isatty() if progress is None else progress
     chapter = chapter_path(name)
     parameters = parse_overrides(name, overrides)
     check_parameters(name, parameters)
@@ -115,6 +119,7 @@ def run_chapter(name: str, overrides: dict[str, str], progress: bool = True) -> 
             kernel_name="python3",
             progress_bar=progress,
             cwd=str(BOOK_DIR),
+            extra_arguments=["--log-level=ERROR"],  # the kernel's start-up warnings are not the chapter's
         )
     except papermill.PapermillExecutionError as err:
         where = os.path.relpath(output)

@@ -75,6 +75,8 @@ def normalise_server(base_url: str | None) -> str:
     trailing slashes dropped. ``None`` means what the ``openai`` client would call: the
     ``OPENAI_BASE_URL`` environment variable if set, else OpenAI itself."""
     url = base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_DEFAULT_URL
+    if not isinstance(url, str):
+        raise ValueError(f"base_url must be a URL string such as http://127.0.0.1:8000/v1; got {url!r}.")
     parts = urlsplit(url.strip())
     if not parts.scheme or not parts.netloc:
         raise ValueError(f"base_url {url!r} is not a URL; expected something like http://127.0.0.1:8000/v1.")
@@ -203,6 +205,7 @@ class ScoreCache:
                 raise sqlite3.DatabaseError(check)
             self._upgrade(legacy_server)
             self._probe_write()
+            self.repaired = self._repair()
         except sqlite3.OperationalError as err:
             if _is_permission_problem(err):
                 raise CacheNotWritableError(self._storage_message(str(err))) from err
@@ -238,6 +241,15 @@ class ScoreCache:
                 self._db.execute("DROP TABLE calls_schema1")
                 self._db.execute("COMMIT")
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def _repair(self) -> int:
+        """Remove the rows an older avc cached from server faults (a reply without choices or
+        content was stored as the model's empty answer, with no text at all): they were never
+        replies, and a rerun must request them again. A model's empty answer has the text ``""``
+        and stays. Returns how many rows were removed."""
+        with self._lock:
+            cursor = self._db.execute("DELETE FROM calls WHERE raw_text IS NULL AND status = 'empty'")
+        return cursor.rowcount
 
     def _probe_write(self) -> None:
         """Fail now, not at the first reply, if rows cannot be written."""
@@ -299,6 +311,9 @@ class ScoreCache:
         without a ``server`` are re-keyed with ``legacy_server`` first."""
         if "server" not in rows.columns or rows["server"].isna().any():
             rows = rekey(rows, legacy_server)
+        if "raw_text" in rows.columns:  # a CSV reads an empty reply back as NaN: it was the text ""
+            empty = rows["raw_text"].isna() & (rows["status"] == "empty")
+            rows = rows.assign(raw_text=rows["raw_text"].astype(object).where(~empty, ""))
         before = self.count()
         with self._lock:
             self._db.execute("BEGIN")

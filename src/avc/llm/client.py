@@ -22,7 +22,20 @@ from avc.llm.cache import (
 )
 from avc.llm.parsing import READINGS
 
-__all__ = ["ClientConfig", "MissingAPIKeyError", "chat_once", "complete_many", "config_dict", "run_sync"]
+__all__ = [
+    "ClientConfig",
+    "MalformedReply",
+    "MissingAPIKeyError",
+    "chat_once",
+    "complete_many",
+    "config_dict",
+    "run_sync",
+]
+
+
+class MalformedReply(ValueError):
+    """The server answered 200 but not with a chat completion (no choices, no message content):
+    a fault of the server, not the model's answer, so it is never cached as a score."""
 
 
 class MissingAPIKeyError(RuntimeError):
@@ -51,7 +64,7 @@ class ClientConfig:
     score, or ``"yes_probability"`` for a Yes/No question (100 x P(Yes))."""
     seed: int | None = None
     """Sent with every request when set (servers that honour it sample reproducibly); part of
-    the cache key. :func:`avc.llm.live.check_server` drops it for a server that refuses it."""
+    the cache key. :func:`avc.llm.server_check.check_server` drops it for a server that refuses it."""
     server_id: str | None = None
     """The server's identity in the cache key; by default the normalised ``base_url``. A server
     whose address changes from run to run (:mod:`avc.llm.local`) names itself here."""
@@ -138,12 +151,16 @@ async def chat_once(client, config: ClientConfig, system: str, user: str) -> dic
     start = time.perf_counter()
     reply = await client.chat.completions.create(**kwargs)
     latency = time.perf_counter() - start
-    choice = reply.choices[0] if reply.choices else None
-    text = choice.message.content if choice is not None and choice.message is not None else None
-    content_logprobs = (
-        getattr(getattr(choice, "logprobs", None), "content", None) if choice is not None else None
-    )
-    usage = reply.usage
+    choices = getattr(reply, "choices", None)
+    if not choices:
+        raise MalformedReply("the server's reply has no choices")
+    choice = choices[0]
+    message = getattr(choice, "message", None)
+    text = getattr(message, "content", None)
+    if not isinstance(text, str):
+        raise MalformedReply("the server's reply has no message content")
+    content_logprobs = getattr(getattr(choice, "logprobs", None), "content", None)
+    usage = getattr(reply, "usage", None)
     return dict(
         raw_text=text,
         expected_score=READINGS[config.reading](content_logprobs) if config.logprobs else None,

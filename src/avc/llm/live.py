@@ -9,11 +9,11 @@
 3. **A plan** (:func:`plan_run`): calls to make, calls already cached, an estimate of the tokens
    and, for models with a known price, of the cost. A plan above ``max_calls`` is refused with
    the number to pass to allow it.
-4. **The server checked** (:func:`check_server`) with one request to ``/models`` and one
+4. **The server checked** (:func:`avc.llm.server_check.check_server`) with one request to ``/models`` and one
    one-token completion: an unreachable server, a wrong path (404), a refused key (401/403) or an
-   unknown model stops the run in seconds with one line naming the cause, the URL and the fix.
-   Transient faults (429, 5xx, timeouts) are left to the client's retries.
-5. **A report** after the run: calls made, cached and failed (with the first failure's reason);
+   unknown model stops the run in seconds with one line naming the cause, the URL and the fix; so
+   does a server that still answers 429 or 5xx, or malformed JSON, after the client's retries.
+5. **A report** after the run: calls made, cached, failed and invalid (with the first of each);
    if anything failed the run stops with :class:`avc.llm.runs.IncompleteRunError`, which says that
    a rerun resumes from the cache.
 """
@@ -28,6 +28,7 @@ import pandas as pd
 
 from avc.llm.client import ClientConfig
 from avc.llm.runs import ScoringRun, call_jobs, open_cache, score_panel
+from avc.llm.server_check import check_server
 
 __all__ = [
     "BACKENDS",
@@ -35,11 +36,8 @@ __all__ = [
     "DEFAULT_MAX_CALLS",
     "KNOWN_PRICES",
     "RunPlan",
-    "ServerCheckError",
-    "ServerInfo",
     "check_backend",
     "check_n_items",
-    "check_server",
     "plan_run",
     "score_live",
     "score_live_many",
@@ -63,10 +61,6 @@ check the provider's current prices before a large run."""
 
 class CostGuardError(RuntimeError):
     """The planned run makes more calls than ``max_calls`` allows."""
-
-
-class ServerCheckError(RuntimeError):
-    """The server cannot serve this run (unreachable, wrong path, key refused, model unknown)."""
 
 
 def check_backend(backend: str) -> str:
@@ -159,119 +153,6 @@ def plan_run(config: ClientConfig, personas: pd.DataFrame, items: pd.DataFrame, 
     )
 
 
-@dataclass(frozen=True)
-class ServerInfo:
-    """What the server said about itself in the check."""
-
-    url: str
-    models: tuple[str, ...] | None
-    """The ids ``/models`` lists (None where the server has no such list)."""
-    model_reported: str | None
-    system_fingerprint: str | None
-    seed_accepted: bool | None
-
-
-def _fail(cause: str, url: str, fix: str) -> ServerCheckError:
-    return ServerCheckError(f"{cause} at {url}: {fix} Nothing was scored.")
-
-
-def check_server(config: ClientConfig, timeout: float = 10.0) -> tuple[ServerInfo, ClientConfig]:
-    """Ask the server for its models and for one one-token reply, and turn what goes wrong into
-    one line naming the cause, the URL and the fix. Returns what the server reported and the
-    config to use (without ``seed`` if the server refuses that parameter)."""
-    import openai
-
-    url = config.url
-    client = openai.OpenAI(base_url=config.base_url, api_key=config.api_key(), timeout=timeout, max_retries=2)
-    unreachable_fix = (
-        "is the server running, and are host and port right? (base_url of an OpenAI-compatible "
-        "server usually ends in /v1)"
-    )
-    models = None
-    try:
-        models = tuple(sorted(m.id for m in client.models.list()))
-    except openai.APIConnectionError as err:  # includes timeouts
-        raise _fail(
-            f"cannot connect to the server ({type(err).__name__}: {err.__cause__ or err})",
-            url,
-            unreachable_fix,
-        ) from None
-    except openai.AuthenticationError as err:
-        raise _fail(
-            f"the API key was refused (401: {err.message})", url, f"check the key in ${config.api_key_env}."
-        ) from None
-    except openai.APIStatusError:
-        models = None  # no model list here (404 or other): the completion below decides
-
-    if models is not None and config.model not in models:
-        shown = ", ".join(models[:10]) + (" ..." if len(models) > 10 else "")
-        raise _fail(
-            f"the server does not know the model {config.model!r}",
-            url,
-            f"pass one it serves (-p model NAME): {shown or 'it lists none'}.",
-        )
-
-    def probe(with_seed: bool):
-        kwargs = dict(
-            model=config.model,
-            max_tokens=1,
-            temperature=0.0,
-            messages=[{"role": "user", "content": "Reply with the number 1."}],
-        )
-        if with_seed and config.seed is not None:
-            kwargs["seed"] = config.seed
-        return client.chat.completions.create(**kwargs)
-
-    seed_accepted = None
-    try:
-        try:
-            reply = probe(with_seed=True)
-            seed_accepted = True if config.seed is not None else None
-        except openai.BadRequestError as err:
-            if config.seed is None or "seed" not in str(err).lower():
-                raise
-            reply, seed_accepted = probe(with_seed=False), False
-    except openai.APIConnectionError as err:
-        raise _fail(f"cannot connect to the server ({type(err).__name__})", url, unreachable_fix) from None
-    except openai.AuthenticationError as err:
-        raise _fail(
-            f"the API key was refused (401: {err.message})", url, f"check the key in ${config.api_key_env}."
-        ) from None
-    except openai.PermissionDeniedError as err:
-        raise _fail(
-            f"the API key may not use {config.model!r} (403: {err.message})",
-            url,
-            "use a key with access to this model, or another model.",
-        ) from None
-    except openai.NotFoundError as err:
-        if models is None:
-            raise _fail(
-                f"{url}/chat/completions was not found (404)",
-                url,
-                "the path is wrong: base_url should be the server's OpenAI-compatible root, which usually "
-                "ends in /v1.",
-            ) from None
-        raise _fail(
-            f"the model {config.model!r} was not found (404: {err.message})",
-            url,
-            "pass a model the server serves (-p model NAME).",
-        ) from None
-    except openai.BadRequestError as err:
-        raise _fail(
-            f"the server refused a minimal request (400: {err.message})",
-            url,
-            "check the model name and the server's OpenAI compatibility.",
-        ) from None
-    info = ServerInfo(
-        url=url,
-        models=models,
-        model_reported=getattr(reply, "model", None),
-        system_fingerprint=getattr(reply, "system_fingerprint", None),
-        seed_accepted=seed_accepted,
-    )
-    return info, (replace(config, seed=None) if seed_accepted is False else config)
-
-
 def score_live(
     config: ClientConfig,
     personas: pd.DataFrame,
@@ -309,6 +190,12 @@ def score_live_many(
     store, owned = open_cache(cache)
     results = {}
     try:
+        if getattr(store, "repaired", 0):
+            say(
+                "",
+                f"the cache held {store.repaired:,} rows an older avc stored from server faults (replies "
+                "without content): removed, so their calls are made again",
+            )
         plans = {
             name: plan_run(config, personas, items, store) for name, (config, personas, items) in runs.items()
         }

@@ -26,16 +26,18 @@ from avc.llm.cache import (
     call_key,
     sha256_text,
 )
-from avc.llm.client import ClientConfig, chat_once, run_sync
+from avc.llm.client import ClientConfig, MalformedReply, chat_once, run_sync
 from avc.llm.parsing import parse_score
 from avc.paths import cache_dir
 
 __all__ = [
+    "CONSECUTIVE_FAILURES_TO_STOP",
     "IncompleteRunError",
     "ScoringAborted",
     "ScoringRun",
     "call_jobs",
     "default_cache_path",
+    "describe_failure",
     "open_cache",
     "panel_from_calls",
     "score_panel",
@@ -64,6 +66,24 @@ class ScoringRun:
     """One line per call that failed after the client's retries: ``persona / item: error``."""
     n_not_sent: int = 0
     """Calls never sent because the run was aborted (see :class:`ScoringAborted`)."""
+    url: str = ""
+    """Where the requests went (for messages)."""
+
+    @property
+    def n_invalid(self) -> int:
+        """Replies that arrived but hold no valid score (empty, refusal, non-numeric ...)."""
+        return int((self.calls.status != "ok").sum()) if len(self.calls) else 0
+
+    @property
+    def first_invalid(self) -> str | None:
+        """The raw text of the first invalid reply, quoted for a message (at most 60 characters)."""
+        bad = self.calls[self.calls.status != "ok"] if len(self.calls) else self.calls
+        if not len(bad):
+            return None
+        row = bad.iloc[0]
+        text = "" if pd.isna(row.raw_text) else str(row.raw_text)
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        return f"{shown!r} ({row.status})"
 
     @property
     def invalid_rate(self) -> pd.Series:
@@ -96,15 +116,17 @@ class ScoringRun:
         return out
 
     def report(self) -> str:
-        """One line for the reader: made, cached, failed (with the first failure's reason)."""
+        """One line for the reader: made, cached, failed, invalid (with the first of each)."""
         line = (
-            f"{self.n_called:,} calls made, {self.n_cached:,} from the cache, {self.n_failed:,} failed"
-            f" in {self.wall_s:.0f} s"
+            f"{self.n_called:,} calls made, {self.n_cached:,} from the cache, {self.n_failed:,} failed, "
+            f"{self.n_invalid:,} invalid replies in {self.wall_s:.0f} s"
         )
         if self.n_not_sent:
             line += f", {self.n_not_sent:,} not sent"
         if self.failures:
             line += f"; first failure: {self.failures[0]}"
+        if self.n_invalid:
+            line += f"; first invalid reply: {self.first_invalid}"
         return line
 
     def raise_if_incomplete(self) -> None:
@@ -113,10 +135,11 @@ class ScoringRun:
             return
         missing = self.n_failed + self.n_not_sent
         first = f" First failure: {self.failures[0]}." if self.failures else ""
+        where = f" at {self.url}" if self.url else ""
         raise IncompleteRunError(
-            f"{missing:,} of {self.n_requested:,} calls have no reply ({self.n_failed:,} failed, {self.n_not_sent:,} "
-            f"not sent).{first} Run the same command again: the {self.n_cached + self.n_called:,} replies in hand "
-            "are cached, and a rerun only sends the missing calls."
+            f"{missing:,} of {self.n_requested:,} calls have no reply{where} ({self.n_failed:,} failed, "
+            f"{self.n_not_sent:,} not sent).{first} Run the same command again: the "
+            f"{self.n_cached + self.n_called:,} replies in hand are cached, and a rerun only sends the missing calls."
         )
 
 
@@ -210,7 +233,32 @@ def score_panel(
         wall_s=wall,
         failures=failures,
         n_not_sent=not_sent,
+        url=config.url,
     )
+
+
+CONSECUTIVE_FAILURES_TO_STOP = 5
+"""A server that fails this many calls in a row (after the client's retries of each) is taken to
+fail them all: the run stops instead of trying every remaining call."""
+
+
+def describe_failure(err: Exception) -> str:
+    """The cause of a failed call in a few words: HTTP status, timeout, connection, malformed reply."""
+    import openai
+
+    if isinstance(err, MalformedReply):
+        return f"malformed reply: {err}"
+    if isinstance(err, json.JSONDecodeError | openai.APIResponseValidationError):
+        return f"malformed reply: not the JSON of a chat completion ({type(err).__name__})"
+    if isinstance(err, openai.RateLimitError):
+        return "HTTP 429 (rate limited) after the client's retries"
+    if isinstance(err, openai.APIStatusError):
+        return f"HTTP {err.status_code} ({type(err).__name__}) after the client's retries"
+    if isinstance(err, openai.APITimeoutError):
+        return "no reply before the timeout"
+    if isinstance(err, openai.APIConnectionError):
+        return f"connection failed ({err.__cause__ or err})"
+    return f"{type(err).__name__}: {err}"
 
 
 def _is_fatal(err: Exception) -> bool:
@@ -229,8 +277,6 @@ def _is_fatal(err: Exception) -> bool:
 
 
 async def _score_pending(config, pending, store: ScoreCache, outcome: dict, progress: bool):
-    from openai import APIConnectionError, APIStatusError
-
     try:  # a notebook widget where ipywidgets is installed; a text bar otherwise (no warning box)
         import ipywidgets  # noqa: F401
         from tqdm.auto import tqdm
@@ -241,6 +287,24 @@ async def _score_pending(config, pending, store: ScoreCache, outcome: dict, prog
     gate = asyncio.Semaphore(config.concurrency)
     bar = tqdm(total=len(pending), desc=f"scoring with {config.model}", unit="call", disable=not progress)
     aborted = asyncio.Event()
+    in_a_row = [0]
+
+    def stop(line: str, why: str) -> None:
+        if not aborted.is_set():
+            aborted.set()
+            outcome["failures"].insert(0, f"{line} (run stopped: {why})")
+        else:
+            outcome["failures"].append(line)
+
+    def failed(job, err: Exception) -> None:
+        line = f"{job['persona_id']} / {job['item_id']}: {describe_failure(err)}"
+        in_a_row[0] += 1
+        if _is_fatal(err):
+            stop(line, "every further call would fail the same way")
+        elif in_a_row[0] >= CONSECUTIVE_FAILURES_TO_STOP:
+            stop(line, f"{in_a_row[0]} calls in a row failed, so the server fails them all")
+        else:
+            outcome["failures"].append(line)
 
     async def one(job):
         async with gate:
@@ -249,35 +313,36 @@ async def _score_pending(config, pending, store: ScoreCache, outcome: dict, prog
                 return
             try:
                 reply = await chat_once(client, config, job["prompt"], job["text"])
-            except (APIConnectionError, APIStatusError) as err:
-                line = f"{job['persona_id']} / {job['item_id']}: {type(err).__name__}: {err}"
-                if _is_fatal(err) and not aborted.is_set():
-                    aborted.set()
-                    outcome["failures"].insert(
-                        0, f"{line} (run stopped: every further call would fail the same way)"
-                    )
-                else:
-                    outcome["failures"].append(line)
+                parsed = parse_score(reply["raw_text"])
+            except Exception as err:  # a failed call: counted and reported, never cached as a score
+                failed(job, err)
                 bar.update()
                 return
-            parsed = parse_score(reply["raw_text"])
-            store.put(
-                dict(
-                    job,
-                    **reply,
-                    score=parsed.score,
-                    status=parsed.status,
-                    created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            try:  # committed at once, whatever happens to the next call
+                store.put(
+                    dict(
+                        job,
+                        **reply,
+                        score=parsed.score,
+                        status=parsed.status,
+                        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                    )
                 )
-            )
+            except Exception:
+                aborted.set()  # storage failed: send nothing more
+                raise
+            in_a_row[0] = 0
             bar.update()
 
     try:
         # persona-major order: start the tasks in that order; the semaphore keeps it roughly
-        await asyncio.gather(*(one(job) for job in pending))
+        results = await asyncio.gather(*(one(job) for job in pending), return_exceptions=True)
     finally:
         bar.close()
         await client.close()
+    errors = [r for r in results if isinstance(r, BaseException)]
+    if errors:  # every other reply is already committed
+        raise errors[0]
 
 
 def panel_from_calls(calls: pd.DataFrame) -> pd.DataFrame:
