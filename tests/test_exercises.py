@@ -5,10 +5,11 @@ The convention. An exercise is a sphinx-exercise block labelled ``ex-<chapter le
 (``ex-b1``; the introduction's letter is ``a``) with a ``{solution} ex-b1`` block. The solution
 holds exactly two fenced ```` ```python ```` blocks:
 
-1. the change a student makes, run right after the code cell tagged ``exercise-<label>``;
+1. the change a student makes, run right after the code cell tagged ``exercise-<letter><n>``
+   (``exercise-b1`` for ``ex-b1``);
 2. a block whose first line is ``# check``, with the asserts that check the number the exercise
-   states, run right after the code cell tagged ``exercise-<label>-check`` (or, when no cell
-   has that tag, right after the change). The notebook is cut after it.
+   states, run right after the code cell tagged ``exercise-<letter><n>-check`` (or, when no
+   cell has that tag, right after the change). The notebook is cut after it.
 
 :func:`exercise_notebook` builds that notebook from the chapter; the heavy test runs it with
 papermill, with the chapter's default parameters, from a temporary folder.
@@ -34,7 +35,6 @@ CHAPTERS = sorted(p for p in BOOK.glob("*.ipynb") if p.stem != "status")
 LETTERS = {"intro": "a"}
 # Chapters whose exercises do not follow the convention yet: a chapter leaves this set when they do.
 EXERCISES_PENDING = {
-    "b_model",
     "h_noisy_agents",
     "c_competition",
     "d_quantal",
@@ -99,6 +99,11 @@ def exercises(path: Path) -> dict[str, Exercise]:
     return found
 
 
+def tag(label: str) -> str:
+    """The cell tag of exercise ``label``: ``exercise-b1`` for ``ex-b1``."""
+    return "exercise-" + label.removeprefix("ex-")
+
+
 def tags(cell) -> set[str]:
     return set(cell.get("metadata", {}).get("tags", []))
 
@@ -132,29 +137,29 @@ def problems(path: Path) -> list[str]:
             out.append(f"{label}: the check asserts nothing")
         if not [n for n in ast.parse(change).body if not isinstance(n, ast.Pass | ast.Expr)]:
             out.append(f"{label}: the change binds no name (it does nothing a later cell can see)")
-        at = [i for i in code if f"exercise-{label}" in tags(notebook.cells[i])]
-        check_at = [i for i in code if f"exercise-{label}-check" in tags(notebook.cells[i])]
+        at = [i for i in code if tag(label) in tags(notebook.cells[i])]
+        check_at = [i for i in code if f"{tag(label)}-check" in tags(notebook.cells[i])]
         if len(at) != 1:
-            out.append(f"{label}: {len(at)} code cells tagged exercise-{label}, not 1")
+            out.append(f"{label}: {len(at)} code cells tagged {tag(label)}, not 1")
         if len(check_at) > 1 or (at and check_at and check_at[0] < at[0]):
-            out.append(f"{label}: the cell tagged exercise-{label}-check must be one, after the change")
+            out.append(f"{label}: the cell tagged {tag(label)}-check must be one, after the change")
     return out
 
 
 def exercise_notebook(path: Path, label: str):
     """The chapter cut after the check of exercise ``label``: its cells up to the cell tagged
-    ``exercise-<label>``, the change, the cells up to the one tagged ``exercise-<label>-check``
-    (if any), the check."""
+    ``exercise-<letter><n>``, the change, the cells up to the one tagged
+    ``exercise-<letter><n>-check`` (if any), the check."""
     notebook = nbformat.read(path, as_version=4)
     change, check = exercises(path)[label].python_blocks()
     cells, inserted = [], False
-    check_tag = f"exercise-{label}-check"
+    check_tag = f"{tag(label)}-check"
     has_check_cell = any(check_tag in tags(c) for c in notebook.cells)
     for cell in notebook.cells:
         cells.append(cell)
         if cell.cell_type != "code":
             continue
-        if f"exercise-{label}" in tags(cell):
+        if tag(label) in tags(cell):
             cells.append(nbformat.v4.new_code_cell(change, metadata={"tags": [f"solution-{label}"]}))
             inserted = True
         if inserted and (check_tag in tags(cell) or not has_check_cell):
@@ -197,8 +202,8 @@ def test_exercise_notebook_is_cut_after_the_check():
         "```python\n# check\nassert m == 4\n```\n````\n"
     )
     nb.cells = [
-        nbformat.v4.new_code_cell("n = 1", metadata={"tags": ["parameters", "exercise-ex-z1"]}),
-        nbformat.v4.new_code_cell("m = n * 2", metadata={"tags": ["exercise-ex-z1-check"]}),
+        nbformat.v4.new_code_cell("n = 1", metadata={"tags": ["parameters", "exercise-z1"]}),
+        nbformat.v4.new_code_cell("m = n * 2", metadata={"tags": ["exercise-z1-check"]}),
         nbformat.v4.new_code_cell("raise RuntimeError('after the cut')"),
         nbformat.v4.new_markdown_cell(solution),
     ]

@@ -11,13 +11,18 @@ label on the page: nothing is shrunk by the browser. The helpers below keep it t
 - :data:`METHOD_COLORS` gives each fitting method of Section F its own colour, in every chapter;
   :func:`method_palette` hands it to seaborn (``palette=method_palette(names)``);
 - :func:`pretty` turns a column name such as ``uniform_no_offset`` into a label for readers;
+- :func:`show` shows a figure and saves it as SVG under a stable name, for slides:
+  ``_build/figures/<chapter>/<label>.svg`` (the chapter is the one named to
+  :func:`use_book_style`; ``AVC_FIGURES_DIR`` moves the folder).
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Iterable
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -25,6 +30,7 @@ import seaborn as sns
 from matplotlib.patches import Polygon, Rectangle
 from scipy.spatial import ConvexHull, QhullError
 
+from avc.paths import REPO_ROOT
 from avc.theory.alignment import AlignmentFit
 
 __all__ = [
@@ -33,11 +39,14 @@ __all__ = [
     "PALETTE",
     "facet_layout",
     "figure",
+    "figure_path",
+    "figures_dir",
     "legend_below",
     "method_palette",
     "panel_grid",
     "plot_hull_geometry",
     "pretty",
+    "show",
     "use_book_style",
 ]
 
@@ -73,8 +82,15 @@ LABELS = {
 """Readers' names for column names that show in legends and axis labels."""
 
 
-def use_book_style() -> None:
-    """One look for every figure of the book: sizes that read at the column's width."""
+CURRENT = {"chapter": None}
+"""The chapter whose figures :func:`show` saves (set by :func:`use_book_style`)."""
+
+
+def use_book_style(chapter: str | None = None) -> None:
+    """One look for every figure of the book: sizes that read at the column's width.
+
+    ``chapter`` (the notebook's name, e.g. ``"b_model"``) is where :func:`show` saves figures."""
+    CURRENT["chapter"] = chapter
     sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE)
     plt.rcParams.update(
         {
@@ -101,6 +117,35 @@ def use_book_style() -> None:
         set_matplotlib_formats("retina")
     except Exception:  # noqa: BLE001 - outside IPython there is nothing to configure
         pass
+
+
+def figures_dir() -> Path:
+    """Where figures are saved for slides: ``AVC_FIGURES_DIR`` when set, else ``_build/figures``
+    beside the book."""
+    override = os.environ.get("AVC_FIGURES_DIR")
+    return Path(override).expanduser() if override else REPO_ROOT / "_build" / "figures"
+
+
+def figure_path(label: str, chapter: str | None = None) -> Path:
+    """The SVG file of figure ``label`` (e.g. ``"figure-b1"``) of ``chapter`` (default: the one
+    named to :func:`use_book_style`)."""
+    chapter = CURRENT["chapter"] if chapter is None else chapter
+    if not chapter:
+        raise ValueError("name the chapter first: use_book_style('b_model'), then show(fig, label)")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]*", label):
+        raise ValueError(f"figure labels are lower-case file names such as 'figure-b1'; got {label!r}")
+    return figures_dir() / chapter / f"{label}.svg"
+
+
+def show(fig, label: str) -> Path:
+    """Save ``fig`` (a matplotlib figure, or a seaborn grid) as SVG under :func:`figure_path`
+    and show it in the notebook; return the file's path."""
+    fig = getattr(fig, "figure", fig)  # a seaborn FacetGrid carries its figure
+    path = figure_path(label)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="svg", metadata={"Date": None})  # no date: same figure, same file
+    plt.show()
+    return path
 
 
 def figure(height: float | None = None, width: float = COLUMN_WIDTH, **subplots_kw):
