@@ -35,7 +35,6 @@ CHAPTERS = sorted(p for p in BOOK.glob("*.ipynb") if p.stem != "status")
 LETTERS = {"intro": "a"}
 # Chapters whose exercises do not follow the convention yet: a chapter leaves this set when they do.
 EXERCISES_PENDING = {
-    "h_noisy_agents",
     "c_competition",
     "d_quantal",
     "e_selection",

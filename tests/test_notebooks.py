@@ -164,7 +164,6 @@ LECTURE_RULES_PENDING = {
     "e_selection",
     "f_experiments",
     "g_market",
-    "h_noisy_agents",
     "i_oblivious",
 }
 
