@@ -17,14 +17,21 @@ import pandas as pd
 
 from avc.fitting.fits import METHODS, SPARSITY_THRESHOLD, check_xy, random_folds
 
-__all__ = ["FOLD_SPLITS", "agent_counts", "alignment_curve", "fold_grams", "fold_grams_by_difference"]
+__all__ = [
+    "FOLD_SPLITS",
+    "agent_counts",
+    "alignment_curve",
+    "fold_grams",
+    "fold_grams_by_difference",
+    "one_blas_thread",
+]
 
 FOLD_SPLITS = ("shared", "per_permutation")
 
 _BLAS_CONTROLLER = []
 
 
-def _one_blas_thread():
+def one_blas_thread():
     """A context in which BLAS runs on one thread. The Gram matrices here are small (100 x 100
     from a few hundred rows): a second BLAS thread saves little on a quiet machine, and on busy
     cores its synchronisation made them 30 times slower (2 ms against 77 ms, median)."""
@@ -237,7 +244,7 @@ def alignment_curve(
     rng = np.random.default_rng(seed)
     folds = random_folds(n_items, n_folds, rng)
     perms = np.array([rng.permutation(n_agents) for _ in range(n_perms)], dtype=np.int64)
-    with _one_blas_thread():
+    with one_blas_thread():
         if fold_split == "shared":
             grams = fold_grams(X, y, folds, intercept)
             gram_of_path = np.repeat(np.arange(n_folds), n_perms)  # path = (fold, permutation)

@@ -1,41 +1,40 @@
 """The NNLS and simplex paths of Section F's grid, compiled: one factor update per step.
 
-Section F fits, for every permutation of the agents and every cross-validation fold, the first
-K agents for K = 1, 2, ..., n: a *path* of nested least-squares problems. On a path the optimum
-for K agents is the optimum for K - 1 agents with a zero appended, unless the new agent's KKT
-multiplier is negative; then a few Lawson–Hanson active-set steps restore optimality. Each of
-those steps changes the active set (the support) by one agent, so the Cholesky factor ``L`` of
-the Gram block of the support (``G_SS = L L'``) is *updated* rather than recomputed:
+Section F fits, for every permutation of the agents and every fold, the first K agents for
+K = 1, ..., n: a *path* of nested least-squares problems. The optimum for K agents is the one
+for K - 1 with a zero appended, unless the new agent's KKT multiplier is negative; then a few
+Lawson–Hanson steps restore optimality, each changing the support by one agent, so the Cholesky
+factor ``L`` of the support's Gram block (``G_SS = L L'``) is *updated*, not recomputed: a
+joining agent costs one forward substitution (its new row, O(s^2) for a support of size s), a
+leaving one a row deletion and Givens rotations (O(s^2)). The forward halves ``L^-1 b_S`` and
+``L^-1 1`` are carried along (a new entry, or the same rotations), so the sub-problem on the
+support (with ``sum w = 1`` for the simplex, through its multiplier) costs one backward
+substitution (O(s^2 / 2)), read along the rows of ``L``.
 
-* an agent joins: one forward substitution gives its new row of ``L`` (O(s^2) for a support of
-  size s);
-* an agent leaves: its row is deleted and the factor is restored to triangular form by Givens
-  rotations (O(s^2));
-* the sub-problem on the support (unconstrained, or with ``sum w = 1`` for the simplex through
-  its Lagrange multiplier) costs two triangular solves (O(s^2)).
+The KKT check costs one row of ``G`` per agent off the support (O(K s)), and only after an agent
+joined; when the new agent's multiplier is non-negative the step costs one row. The errors at a
+recorded K cost ``w'Hw`` and ``w'Gw`` over one triangle of the support (O(s^2)). On a dense
+path (s close to K) a step costs about 2 s^2 multiply-adds: a quarter joining the factor, a
+quarter the backward substitution, half the two errors. All of it runs in one compiled function
+over every path (:func:`grid_paths`); numba compiles it (``cache=True``: a fresh checkout
+compiles for a few seconds, later processes load the cache). Every step is capped (``max_steps``
+agents joining, by default 3 K + 30, as :func:`avc.fitting.fits.active_set_qp`); a step that
+would need more raises ``RuntimeError`` instead of returning weights that are not optimal.
 
-The KKT check over the K agents costs one row of ``G`` per agent off the support (O(K s)), and
-only after an agent joined; when the new agent's multiplier is non-negative the step costs one
-row. All of it runs in one compiled function over every path (:func:`grid_paths`), so Python's
-overhead is paid once per grid, not once per step. numba compiles it (``cache=True``: the
-first call in a fresh checkout compiles for a few seconds, later processes load the cache).
-
-The simplex paths factorise ``G + rho 11'`` (rho: the mean diagonal entry of ``G``) instead of
-``G``: on ``sum w = 1`` the objective only shifts by the constant rho, the minimiser is the
-same, the multiplier of the constraint shifts by rho (the KKT multipliers of the agents are
-unchanged), and the block stays positive definite when agents are affinely dependent -- with
-``intercept=True``, an agent that is a scaled and shifted copy of another -- which matters for
-the simplex, where such an agent is not redundant.
+The simplex paths factorise ``G + rho 11'`` (rho: the mean diagonal entry of ``G``): on
+``sum w = 1`` the objective shifts by the constant rho, the minimiser and the agents' KKT
+multipliers are unchanged, and the block stays positive definite when agents are affinely
+dependent (with ``intercept=True``, an agent that is a scaled and shifted copy of another, which
+is not redundant on the simplex).
 
 The tolerances are those of :func:`avc.fitting.fits.active_set_qp` (weights <= 1e-10 leave the
 support; KKT to 1e-10 times the size of the leading block of ``G``), so the paths agree with
-:func:`reference_curves.alignment_curve_reference` to rounding (1e-14 on the committed panels). An
-agent numerically in the span of the support (its Schur complement below 1e-13 of its own
-diagonal entry: duplicate agents, or near-duplicates below what a Gram matrix resolves) cannot
-be factorised; it stays at weight zero for that step. In exact arithmetic its KKT multiplier
-is then zero (NNLS) or its direction is already available (simplex), so nothing is lost; with
-near-duplicates the objective can be above the best by rounding-level amounts (the tests allow
-1e-7 relative there, as they do for :func:`avc.fitting.fits.fit_nnls` against scipy).
+:func:`reference_curves.alignment_curve_reference` to rounding (1e-14 on the committed panels).
+An agent numerically in the span of the support (Schur complement below 1e-13 of its diagonal
+entry: duplicates, or near-duplicates below what a Gram matrix resolves) stays at weight zero for
+that step; in exact arithmetic nothing is lost, and with near-duplicates the objective can be
+above the best by rounding-level amounts (the tests allow 1e-7 relative there, as for
+:func:`avc.fitting.fits.fit_nnls` against scipy).
 """
 
 from __future__ import annotations
@@ -48,12 +47,7 @@ import numpy as np
 try:
     from numba import njit
 except ImportError:  # pragma: no cover - numba is a requirement; this keeps the maths usable without it
-    warnings.warn(
-        "numba is not installed: avc.fitting.grid runs as plain Python (correct, very slow). "
-        "Install the requirements (pip install -r requirements.txt).",
-        RuntimeWarning,
-        stacklevel=2,
-    )
+    warnings.warn("numba is missing: avc.fitting.grid runs as plain Python (very slow).", RuntimeWarning, 2)
 
     def njit(*args, **kwargs):
         if args and callable(args[0]):
@@ -69,43 +63,42 @@ _DEPENDENT = 1e-13
 
 
 @njit(cache=True)
-def _solve_support(L, s, rhs, out):
-    """Solve ``L L' x = rhs[:s]`` into ``out[:s]`` (forward then backward substitution)."""
+def _back_solve(L, s, rhs, out):
+    """Solve ``L' x = rhs[:s]`` into ``out[:s]``, reading ``L`` by rows (contiguous in memory)."""
     for i in range(s):
-        acc = rhs[i]
-        for j in range(i):
-            acc -= L[i, j] * out[j]
-        out[i] = acc / L[i, i]
+        out[i] = rhs[i]
     for i in range(s - 1, -1, -1):
-        acc = out[i]
-        for j in range(i + 1, s):
-            acc -= L[j, i] * out[j]
-        out[i] = acc / L[i, i]
+        x = out[i] / L[i, i]
+        out[i] = x
+        for k in range(i):
+            out[k] -= L[i, k] * x
 
 
 @njit(cache=True)
-def _subproblem(L, s, b_s, ones, u, v, z, simplex):
-    """Minimiser ``z`` of ``0.5 z'G_SS z - b_S'z`` (with ``sum z = 1`` if simplex); returns nu."""
-    _solve_support(L, s, b_s, u)
+def _subproblem(L, s, fy, ft, work, z, simplex):
+    """Minimiser ``z`` of ``0.5 z'G_SS z - b_S'z`` (with ``sum z = 1`` if simplex); returns nu.
+
+    ``fy = L^-1 b_S`` and ``ft = L^-1 1`` are kept up to date by the factor updates, so the
+    sub-problem costs one backward substitution: ``1'G^-1 b = ft'fy`` and ``1'G^-1 1 = ft'ft``.
+    """
     if not simplex:
-        for i in range(s):
-            z[i] = u[i]
+        _back_solve(L, s, fy, z)
         return 0.0
-    _solve_support(L, s, ones, v)
-    su = 0.0
-    sv = 0.0
+    tt = ty = 0.0
     for i in range(s):
-        su += u[i]
-        sv += v[i]
-    nu = (su - 1.0) / sv
+        tt += ft[i] * ft[i]
+        ty += ft[i] * fy[i]
+    nu = (ty - 1.0) / tt
     for i in range(s):
-        z[i] = u[i] - nu * v[i]
+        work[i] = fy[i] - nu * ft[i]
+    _back_solve(L, s, work, z)
     return nu
 
 
 @njit(cache=True)
-def _chol_append(Gp, L, support, s, j):
-    """Add agent ``j`` as the last row of the factor; False if it is numerically dependent."""
+def _chol_append(Gp, bp, L, support, s, j, fy, ft):
+    """Add agent ``j`` as the last row of the factor (and of ``fy``, ``ft``); False if it is
+    numerically dependent on the support."""
     d = Gp[j, j]
     acc = d
     for i in range(s):
@@ -119,16 +112,25 @@ def _chol_append(Gp, L, support, s, j):
         for i in range(s):
             L[s, i] = 0.0
         return False
-    L[s, s] = math.sqrt(acc)
+    pivot = math.sqrt(acc)
+    L[s, s] = pivot
     for i in range(s):
         L[i, s] = 0.0
     support[s] = j
+    acc_y, acc_t = bp[j], 1.0
+    for i in range(s):
+        acc_y -= L[s, i] * fy[i]
+        acc_t -= L[s, i] * ft[i]
+    fy[s] = acc_y / pivot
+    ft[s] = acc_t / pivot
     return True
 
 
 @njit(cache=True)
-def _chol_delete(L, support, w_s, s, i):
-    """Remove position ``i`` of the support from the factor (row shift, then Givens rotations)."""
+def _chol_delete(L, support, w_s, s, i, fy, ft):
+    """Remove position ``i`` of the support from the factor: row ``i`` goes, Givens rotations of
+    column pairs restore the triangle, and the same rotations of ``fy`` and ``ft`` keep
+    ``L fy = b_S`` and ``L ft = 1``."""
     for r in range(i, s - 1):
         support[r] = support[r + 1]
         w_s[r] = w_s[r + 1]
@@ -145,24 +147,43 @@ def _chol_delete(L, support, w_s, s, i):
             y = L[r, j + 1]
             L[r, j] = cos * x + sin * y
             L[r, j + 1] = -sin * x + cos * y
+        for f in (fy, ft):
+            x = f[j]
+            y = f[j + 1]
+            f[j] = cos * x + sin * y
+            f[j + 1] = -sin * x + cos * y
     for c in range(s):
         L[s - 1, c] = 0.0
         L[c, s - 1] = 0.0
+    fy[s - 1] = 0.0
+    ft[s - 1] = 0.0
 
 
 @njit(cache=True)
-def _optimise(Gp, bp, K, L, support, s, w_s, nu, simplex, tol_kkt, first, scratch):
+def _start_at(Gp, bp, L, support, w_s, j, fy, ft):
+    """The simplex's one-agent start: weight 1 on agent ``j``; returns nu."""
+    L[0, 0] = math.sqrt(Gp[j, j]) if Gp[j, j] > 0 else 1.0
+    support[0] = j
+    w_s[0] = 1.0
+    fy[0] = bp[j] / L[0, 0]
+    ft[0] = 1.0 / L[0, 0]
+    return bp[j] - Gp[j, j]
+
+
+@njit(cache=True)
+def _optimise(Gp, bp, K, L, support, s, w_s, nu, simplex, tol_kkt, first, scratch, max_steps):
     """Lawson–Hanson from the feasible point ``w_s`` on ``support[:s]``, over agents ``0..K-1``.
 
     ``first`` is the agent to try before any full KKT scan (the new agent of the step). Returns
-    ``(s, nu)``; ``support``, ``w_s`` and ``L`` are updated in place.
+    ``(s, nu)``; ``support``, ``w_s`` and ``L`` are updated in place. At most ``max_steps``
+    agents join (the inner loop only drops); ``s = -1`` if KKT still fails then.
     """
-    b_s, ones, u, v, z = scratch[0], scratch[1], scratch[2], scratch[3], scratch[4]
+    fy, ft, work, z = scratch[0], scratch[1], scratch[2], scratch[4]
     excluded, mark = scratch[5], scratch[6]
     for j in range(K):
         excluded[j] = 0.0
     candidate = first
-    for _ in range(3 * K + 30):
+    for step in range(max_steps + 1):
         if candidate < 0:  # full KKT scan over the agents off the support
             best = 0.0
             for i in range(s):
@@ -186,18 +207,18 @@ def _optimise(Gp, bp, K, L, support, s, w_s, nu, simplex, tol_kkt, first, scratc
                 m += Gp[candidate, support[i]] * w_s[i]
             if m >= -tol_kkt:  # (only ``first`` is tried this way)
                 return s, nu  # the previous optimum stays optimal: it cost one row of G
+        if step == max_steps:
+            return -1, nu  # the KKT conditions fail and no agent may join any more
         j = candidate
         candidate = -1
-        if not _chol_append(Gp, L, support, s, j):
+        if not _chol_append(Gp, bp, L, support, s, j, fy, ft):
             excluded[j] = 1.0
             continue
         w_s[s] = 0.0
         s += 1
         # inner loop: solve on the support, step back to feasibility and drop blocking agents
         while s > 0:
-            for i in range(s):
-                b_s[i] = bp[support[i]]
-            nu_new = _subproblem(L, s, b_s, ones, u, v, z, simplex)
+            nu_new = _subproblem(L, s, fy, ft, work, z, simplex)
             alpha = 1.0
             blocked = -1
             for i in range(s):
@@ -217,18 +238,15 @@ def _optimise(Gp, bp, K, L, support, s, w_s, nu, simplex, tol_kkt, first, scratc
             i = s - 1
             while i >= 0:  # drop every weight at zero, last position first
                 if w_s[i] <= _TOL:
-                    _chol_delete(L, support, w_s, s, i)
+                    _chol_delete(L, support, w_s, s, i, fy, ft)
                     s -= 1
                 i -= 1
         if s == 0:
             nu = 0.0
             if simplex:  # numerical corner (cannot happen in exact arithmetic): restart from agent j alone
-                L[0, 0] = math.sqrt(Gp[j, j]) if Gp[j, j] > 0 else 1.0
-                support[0] = j
-                w_s[0] = 1.0
+                nu = _start_at(Gp, bp, L, support, w_s, j, fy, ft)
                 s = 1
-                nu = bp[j] - Gp[j, j]
-    return s, nu
+    return -1, nu
 
 
 @njit(cache=True)
@@ -247,6 +265,7 @@ def grid_paths(
     ks,
     simplex,
     weights_out,
+    max_steps=0,
 ):
     """Every path of the grid: held-out MSE, training MSE and support size at each K in ``ks``.
 
@@ -256,6 +275,8 @@ def grid_paths(
     on fold set ``gram_of_path[p]``. ``ks`` must be sorted. ``weights_out`` is either of shape
     ``(0, 0, 0)`` or ``(n_paths, len(ks), n_agents)``; in the latter case it receives the weights
     (in the permuted order) at each K. Returns three ``(n_paths, len(ks))`` arrays.
+
+    A step may add at most ``max_steps`` agents (0: ``3 K + 30``); one that needs more raises.
     """
     n_paths = len(gram_of_path)
     n = G_all.shape[1]
@@ -273,8 +294,7 @@ def grid_paths(
     support = np.zeros(n + 1, dtype=np.int64)
     w_s = np.zeros(n + 1)
     scratch = np.zeros((7, n + 1))
-    for i in range(n + 1):
-        scratch[1, i] = 1.0
+    fy, ft = scratch[0], scratch[1]
     for p in range(n_paths):
         g = gram_of_path[p]
         perm = perms[perm_of_path[p]]
@@ -285,6 +305,8 @@ def grid_paths(
                 Gp[i, j] = G_all[g, perm[i], perm[j]]
                 Hp[i, j] = H_all[g, perm[i], perm[j]]
         L[:, :] = 0.0
+        scratch[0, :] = 0.0
+        scratch[1, :] = 0.0
         s = 0
         nu = 0.0
         scale = 1.0
@@ -299,11 +321,8 @@ def grid_paths(
             for i in range(n):
                 for j in range(n):
                     Gt[i, j] = Gp[i, j] + rho
-            L[0, 0] = math.sqrt(Gt[0, 0])  # one agent: weight 1
-            support[0] = 0
-            w_s[0] = 1.0
+            nu = _start_at(Gt, bp, L, support, w_s, 0, fy, ft)  # one agent: weight 1
             s = 1
-            nu = bp[0] - Gt[0, 0]
         k_next = 0
         for K in range(1, ks[n_k - 1] + 1):
             new = K - 1
@@ -311,7 +330,15 @@ def grid_paths(
                 scale = max(scale, abs(Gp[new, i]))
             scale = max(scale, abs(bp[new]))
             if not (simplex and K == 1):
-                s, nu = _optimise(Gt, bp, K, L, support, s, w_s, nu, simplex, _TOL * scale, new, scratch)
+                steps = max_steps if max_steps > 0 else 3 * K + 30
+                s, nu = _optimise(
+                    Gt, bp, K, L, support, s, w_s, nu, simplex, _TOL * scale, new, scratch, steps
+                )
+                if s < 0:
+                    raise RuntimeError(
+                        "avc.fitting.grid: the active-set method did not reach the KKT conditions within "
+                        "its iteration cap; the weights would not be optimal (report this panel)"
+                    )
             if simplex:
                 total = 0.0
                 for i in range(s):
@@ -319,22 +346,25 @@ def grid_paths(
                 for i in range(s):
                     w_s[i] /= total
             if K == ks[k_next]:
-                quad_te = 0.0
-                quad_tr = 0.0
-                lin_te = 0.0
-                lin_tr = 0.0
-                count = 0.0
+                # errors w'Hw - 2c'w + y'y on the test and training rows; w'Hw over the triangle
+                quad_te = quad_tr = lin_te = lin_tr = count = 0.0
                 for i in range(s):
                     a = support[i]
-                    lin_te += cp[a] * w_s[i]
-                    lin_tr += bp[a] * w_s[i]
-                    if w_s[i] > SPARSITY_THRESHOLD:
+                    wi = w_s[i]
+                    lin_te += cp[a] * wi
+                    lin_tr += bp[a] * wi
+                    if wi > SPARSITY_THRESHOLD:
                         count += 1.0
-                    for j in range(s):
-                        quad_te += w_s[i] * Hp[a, support[j]] * w_s[j]
-                        quad_tr += w_s[i] * Gp[a, support[j]] * w_s[j]
+                    row_te = 0.0
+                    row_tr = 0.0
+                    for j in range(i):
+                        c = support[j]
+                        row_te += Hp[a, c] * w_s[j]
+                        row_tr += Gp[a, c] * w_s[j]
+                    quad_te += wi * (2.0 * row_te + Hp[a, a] * wi)
+                    quad_tr += wi * (2.0 * row_tr + Gp[a, a] * wi)
                     if record:
-                        weights_out[p, k_next, a] = w_s[i]
+                        weights_out[p, k_next, a] = wi
                 mse[p, k_next] = (quad_te - 2.0 * lin_te + yy_te[g]) / n_te[g]
                 train[p, k_next] = (quad_tr - 2.0 * lin_tr + yy_tr[g]) / n_tr[g]
                 nonzero[p, k_next] = count

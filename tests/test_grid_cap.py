@@ -1,0 +1,59 @@
+"""The compiled path solver's iteration cap (avc.fitting.grid): a step that needs more agents to
+join than the cap allows raises instead of returning weights that are not optimal."""
+
+import numpy as np
+import pytest
+
+from avc.fitting.grid import grid_paths
+
+
+def solve_path(X, y, simplex, max_steps=0):
+    """One path over the agents in their order, every K; test rows = training rows."""
+    G, b, one = (X.T @ X)[None], (X.T @ y)[None], np.ones(1)
+    n_agents = X.shape[1]
+    weights = np.zeros((1, n_agents, n_agents))
+    mse, train, nonzero = grid_paths(
+        G,
+        b,
+        G,
+        b,
+        one * (y @ y),
+        one * (y @ y),
+        one * len(y),
+        one * len(y),
+        np.zeros(1, dtype=np.int64),
+        np.arange(n_agents, dtype=np.int64)[None],
+        np.zeros(1, dtype=np.int64),
+        np.arange(1, n_agents + 1, dtype=np.int64),
+        simplex,
+        weights,
+        max_steps,
+    )
+    return mse[0], weights[0]
+
+
+# found by search: on these draws some step of the path needs two agents to join (the new one,
+# then one held at zero before), so a cap of one join per step must raise
+@pytest.mark.parametrize("seed, simplex", [(1, False), (2, False), (29, True), (33, True)])
+def test_a_step_over_the_cap_raises(seed, simplex):
+    rng = np.random.default_rng(seed)
+    X, y = rng.normal(size=(12, 5)), rng.normal(size=12)
+    with pytest.raises(RuntimeError, match="iteration cap"):
+        solve_path(X, y, simplex, max_steps=1)
+    # the default cap (3 K + 30) lets the same path finish, and a larger one changes nothing
+    default_mse, default_weights = solve_path(X, y, simplex)
+    roomy_mse, roomy_weights = solve_path(X, y, simplex, max_steps=1000)
+    assert np.array_equal(default_mse, roomy_mse) and np.array_equal(default_weights, roomy_weights)
+    assert (default_weights >= 0).all()
+    if simplex:
+        assert np.allclose(default_weights.sum(axis=1), 1.0)
+
+
+def test_a_cap_of_one_is_enough_where_each_step_adds_one_agent():
+    # orthogonal agents and a target with positive weight on each: each step adds its new agent
+    # and nothing else, so one join per step suffices
+    X = np.eye(6)
+    y = np.arange(1.0, 7.0)
+    mse, weights = solve_path(X, y, simplex=False, max_steps=1)
+    assert np.allclose(np.diag(weights), y)
+    assert np.isclose(mse[-1], 0.0)
