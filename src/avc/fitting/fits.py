@@ -64,6 +64,15 @@ def active_set_qp(
     ``G`` must be symmetric positive semi-definite (a Gram matrix). ``w0``, if given, must be
     feasible; the method keeps every iterate feasible and stops when the KKT conditions hold
     to ``tol`` (scaled by the size of ``G``).
+
+    A variable freed because its multiplier is negative, but dropped again at once with nothing
+    moved, is numerically at its optimum (in exact arithmetic it would enter with a positive
+    weight; near-duplicate agents cause this): it is left out of the KKT check until the
+    iterate moves, as :mod:`avc.fitting.grid` leaves out dependent agents, instead of being
+    freed again for ever. Both loops are capped, so a solver that stops converging raises
+    :class:`RuntimeError` instead of running for ever: the outer loop (one variable freed per
+    iteration) after ``max_iter`` iterations (default ``3 n + 30``), the inner one (one variable
+    dropped per step, so at most ``n + 1`` steps in exact arithmetic) after ``3 n + 30`` steps.
     """
     G = np.asarray(G, dtype=float)
     b = np.asarray(b, dtype=float)
@@ -78,9 +87,14 @@ def active_set_qp(
         w = np.array(w0, dtype=float)
     active = w > 0  # "passive" set of Lawson-Hanson: the free variables
     max_iter = max_iter or 3 * n + 30
+    max_inner = 3 * n + 30
+    stalled = np.zeros(n, dtype=bool)  # freed and dropped at once, the iterate unchanged
+    entering, w_before = -1, w
     for _ in range(max_iter):
         # 1. optimise over the free variables, dropping any that would turn negative
-        while active.any():
+        for _ in range(max_inner):
+            if not active.any():
+                break
             idx = np.flatnonzero(active)
             z_free, _ = _subsolve(G[np.ix_(idx, idx)], b[idx], simplex)
             if np.all(z_free > tol):
@@ -98,15 +112,32 @@ def active_set_qp(
             if not (w > 0).any():  # numerical corner: keep the largest coordinate
                 w[idx[int(np.argmax(z_free))]] = 1.0 if simplex else 0.0
             active = w > 0
+        else:
+            raise RuntimeError(
+                f"active_set_qp: the inner loop did not settle in {max_inner} steps (its cap, for {n} "
+                "variables): a free variable is dropped and comes back. Check that G is a Gram matrix "
+                "(symmetric positive semi-definite)."
+            )
+        if entering >= 0 and not active[entering] and np.array_equal(w, w_before):
+            stalled[entering] = True
+        else:
+            stalled[:] = False
         # 2. KKT: the multipliers of the variables held at zero must be non-negative
         grad = G @ w - b
         nu = -float(np.mean(grad[active])) if simplex and active.any() else 0.0
         multipliers = grad + nu
-        multipliers[active] = np.inf
+        multipliers[active | stalled] = np.inf
         j = int(np.argmin(multipliers))
         if multipliers[j] >= -tol_kkt:
             break
         active[j] = True
+        entering, w_before = j, w
+    else:
+        raise RuntimeError(
+            f"active_set_qp: no optimum after max_iter = {max_iter} iterations (the cap, for {n} "
+            "variables): the KKT conditions still fail. Pass a larger max_iter, or check that G is a "
+            "Gram matrix (symmetric positive semi-definite)."
+        )
     if simplex:
         w = w / w.sum()
     return w
