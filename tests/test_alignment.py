@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog
 
-from avc.theory.alignment import alignment_error, weighted_alignment
+from avc.theory.alignment import AlignmentFit, alignment_error, weighted_alignment
 from avc.theory.examples import courtroom_utilities
+
+pytestmark = pytest.mark.timeout(60)
 
 
 def dual_alignment_error(agents: np.ndarray, user: np.ndarray, simplex: bool) -> float:
@@ -133,3 +135,30 @@ def test_bad_input_is_explained(agents, user, message):
 def test_wrong_number_of_fixed_weights_is_explained():
     with pytest.raises(ValueError, match="one per agent"):
         alignment_error(np.zeros((3, 2)), np.zeros(2), [1.0])
+
+
+def test_support_is_the_agents_above_1e_9():
+    fit = weighted_alignment(np.array([[0.0, 0.0], [1.0, 0.0]]), np.array([0.0, 1.0]))
+    assert fit.support.tolist() == [0]
+    weights = np.array([1e-9, 0.5, 0.0, 2e-9, 1.0])  # 1e-9 itself is not above the threshold
+    edge = AlignmentFit(weights=weights, offset=0.0, eps=0.0, simplex=False, approximation=np.zeros(1))
+    assert edge.support.tolist() == [1, 3, 4]
+
+
+def test_agents_with_scalar_utilities_and_a_scalar_user():
+    # k agents whose utility is one number each (shape (k,)), a user who is one number (shape ()):
+    # the offset alone closes the gap
+    fit = weighted_alignment(np.array([0.0, 1.0]), 0.25)
+    assert fit.eps == pytest.approx(0.0, abs=1e-12) and fit.approximation.shape == ()
+    with pytest.raises(ValueError, match="at least one agent"):
+        weighted_alignment(np.float64(1.0), 0.25)
+
+
+def test_simplex_weights_sum_to_one_to_rounding():
+    # the LP's weights are renormalised: they sum to one to a few units in the last place,
+    # not only to the solver's tolerance
+    rng = np.random.default_rng(4)
+    for _ in range(60):
+        k = int(rng.integers(2, 9))
+        agents, user = rng.uniform(size=(k, 3, 4)), rng.uniform(size=(3, 4))
+        assert abs(weighted_alignment(agents, user).weights.sum() - 1.0) <= 1e-14

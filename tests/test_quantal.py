@@ -11,6 +11,8 @@ from avc.theory.quantal import (
     quantal_response,
 )
 
+pytestmark = pytest.mark.timeout(60)
+
 
 def test_quantal_response_basic_values():
     assert quantal_response([0.3, 0.3, 0.3], 7.0) == pytest.approx(np.full(3, 1 / 3))
@@ -77,3 +79,37 @@ def test_bad_lambda_is_explained():
         quantal_response([1.0, 2.0], -1.0)
     with pytest.raises(ValueError, match="at least one"):
         quantal_response([], 1.0)
+
+
+def test_bad_lambda_and_empty_batches_are_explained():
+    with pytest.raises(ValueError, match="non-negative"):
+        quantal_response([1.0, 2.0], np.nan)
+    assert quantal_response([1.0, 2.0], 0) == pytest.approx([0.5, 0.5])  # λ = 0 is allowed
+    with pytest.raises(ValueError, match="at least one"):
+        quantal_response(np.zeros((2, 0)), 1.0)  # two belief vectors over no action
+    with pytest.raises(ValueError, match="at least one"):
+        quantal_response(3.0, 1.0)
+    with pytest.raises(ValueError, match="finite"):
+        quantal_response([1.0, np.inf], 1.0)
+
+
+def test_lemma1_bound_values_at_the_edges():
+    # one action: no gap whatever λ; λ = 0 with several actions: no bound; otherwise log|A| / λ
+    assert quantal_gap_bound(1, 0.0) == 0.0 and quantal_gap_bound(1, 2.0) == 0.0
+    assert quantal_gap_bound(2, 0.0) == np.inf and quantal_gap_bound(3, 0.0) == np.inf
+    assert quantal_gap_bound(2, 1.0) == pytest.approx(np.log(2))
+    assert quantal_gap_bound(3, 2.0) == pytest.approx(np.log(3) / 2)
+    with pytest.raises(ValueError, match="at least 1"):
+        quantal_gap_bound(0, 1.0)
+    with pytest.raises(ValueError, match="non-negative"):
+        quantal_gap_bound(2, -1.0)
+
+
+def test_lemma2_bound_values():
+    # 2λε = 1 with λ = 2 and ε = 1/4: ratios in [1/e, e], L1 distance at most e - 1
+    low, high = quantal_ratio_bounds(2.0, 0.25)
+    assert low == pytest.approx(np.exp(-1.0), rel=1e-12) and high == pytest.approx(np.e, rel=1e-12)
+    assert quantal_l1_bound(2.0, 0.25) == pytest.approx(np.e - 1, rel=1e-12)
+    assert quantal_ratio_bounds(0.0, 0.3) == (1.0, 1.0) and quantal_l1_bound(0.0, 0.3) == 0.0
+    with pytest.raises(ValueError, match="non-negative"):
+        quantal_l1_bound(-0.5, 0.1)
