@@ -14,11 +14,16 @@ import argparse
 import sys
 import traceback
 
-from avc.cli import chapters
+from avc.cli import audit, chapters, score
 
 __all__ = ["COMMANDS", "main"]
 
-COMMANDS = {"chapters": chapters.add_list_command, "run": chapters.add_run_command}
+COMMANDS = {
+    "chapters": chapters.add_list_command,
+    "run": chapters.add_run_command,
+    "audit": audit.add_audit_command,
+    "score": score.add_score_command,
+}
 """Command name -> function that adds its subparser (and sets ``handler``)."""
 
 
