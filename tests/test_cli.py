@@ -141,3 +141,20 @@ def test_check_number_refuses_outside_the_range_and_names_it(value):
         chapter_params.check_number("delta", value, above=0, below=1, reason="a probability")
     assert chapter_params.check_number("delta", 0.05, above=0, below=1) == 0.05
     assert chapter_params.check_number("max_noise", 0, at_least=0) == 0.0
+
+
+def test_tuples_are_read_as_lists_and_distinct_values_get_distinct_files():
+    from avc.cli.chapters import output_path
+
+    default = [[2, 2, 0.2]]
+    assert chapter_params.parse_value("[(2, 2, 0.2)]", default) == [[2, 2, 0.2]]
+    assert chapter_params.parse_value("[[2, 2, 0.2]]", default) == [[2, 2, 0.2]]
+    paths = {
+        output_path("h_noisy_agents", {"settings": [[2, 2, 0.2]]}),
+        output_path("h_noisy_agents", {"settings": [[2, 2, 0.25]]}),
+        output_path("h_noisy_agents", {"settings": [[22, 0.2]]}),
+        output_path("b_model", {"seed": 1}),
+        output_path("b_model", {}),
+    }
+    assert len(paths) == 5
+    assert output_path("b_model", {"seed": 1}).name == "b_model__seed-1.ipynb"

@@ -9,6 +9,8 @@ names the parameter, the value and what would work.
 from __future__ import annotations
 
 import ast
+import copy
+import functools
 import io
 import json
 import math
@@ -47,9 +49,15 @@ def chapters() -> dict[str, Path]:
 
 def chapter_parameters(name: str) -> dict[str, dict]:
     """The chapter's parameters: ``{name: {"default": value, "type": str, "help": comment}}``."""
+    path = chapter_path(name)
+    return copy.deepcopy(_parameters_of(path, path.stat().st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=64)
+def _parameters_of(path: Path, mtime_ns: int) -> dict[str, dict]:
     # plain JSON, not nbformat: chapters call this from their kernel (changed_parameters), and
     # importing nbformat's schema validation there would cost about a second
-    notebook = json.loads(chapter_path(name).read_text(encoding="utf-8"))
+    notebook = json.loads(path.read_text(encoding="utf-8"))
     cells = [c for c in notebook["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
     if not cells:
         return {}

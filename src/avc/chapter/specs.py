@@ -40,7 +40,7 @@ LIVE_ONLY = ("model", "base_url", "api_key_env", "n_items", "max_calls")
 
 def _intro(p: dict) -> None:
     check_seed("seed", p["seed"])
-    check_at_least("n_companies", p["n_companies"], 1)
+    check_at_least("n_companies", p["n_companies"], 2, "a mixture needs two companies")
     check_number("bonus", p["bonus"], at_least=0)
 
 
@@ -133,7 +133,9 @@ def _g_market(p: dict) -> None:
     check_at_least("n_game_grid", p["n_game_grid"], 1)
     grid = p["n_game_grid"]
     if not _fits_memory(_g3_bytes(grid)):
-        fits = max((g for g in range(1, grid) if _fits_memory(_g3_bytes(g))), default=1)
+        fits = 1  # the size grows with the grid: the largest that fits is found by counting up
+        while fits + 1 < grid and _fits_memory(_g3_bytes(fits + 1)):
+            fits += 1
         check_memory(
             f"n_game_grid = {grid} ({(grid + 1) ** 2:,} schemes per agent, {(grid + 1) ** 6:,} profiles in G.3)",
             _g3_bytes(grid),

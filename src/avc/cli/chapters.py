@@ -99,6 +99,13 @@ def summary_lines(notebook_path: Path) -> list[str]:
     return lines
 
 
+def failing_line(traceback: list[str]) -> str:
+    """The source line a bare ``assert`` failed on, from a kernel's traceback (``---> 25 assert ...``)."""
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(traceback))
+    marked = re.findall(r"^-+> *\d+ (.*)$", plain, re.M)
+    return f"at `{marked[-1].strip()}`" if marked else ""
+
+
 def run_chapter(name: str, overrides: dict[str, str], progress: bool | None = None) -> Path:
     """Run chapter ``name`` with papermill, parameters ``overrides`` (strings, checked first). The
     progress bar shows on a terminal only (``progress=None``), so a log holds only what the run says."""
@@ -123,7 +130,7 @@ def run_chapter(name: str, overrides: dict[str, str], progress: bool | None = No
         )
     except papermill.PapermillExecutionError as err:
         where = os.path.relpath(output)
-        message = f"{err.ename}: {err.evalue} (the traceback is in {where})"
+        message = f"{err.ename}: {err.evalue or failing_line(err.traceback)} (the traceback is in {where})"
         raise ChapterFailed(message, exit_code=2 if err.ename == "ParameterError" else 1) from err
     return output
 
