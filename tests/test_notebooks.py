@@ -85,6 +85,8 @@ def test_papermill_smoke_run(path, tmp_path, monkeypatch):
     # papermill runs in the caller's directory: run from an unrelated one to prove that
     # the chapter resolves its paths through avc, not through the working directory.
     monkeypatch.chdir(tmp_path)
+    # figures shown with avc.chapter.plotting.show are saved as SVG for slides: here, in tmp_path
+    monkeypatch.setenv("AVC_FIGURES_DIR", str(tmp_path / "figures"))
     SMOKE_OUTPUT.mkdir(parents=True, exist_ok=True)
     output = SMOKE_OUTPUT / path.name
     papermill.execute_notebook(
@@ -93,6 +95,29 @@ def test_papermill_smoke_run(path, tmp_path, monkeypatch):
     executed = nbformat.read(output, as_version=4)
     injected = [c for c in executed.cells if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
     assert (len(injected) == 1) == bool(parameters)
+    shown = figure_labels(executed)
+    saved = sorted(p.stem for p in (tmp_path / "figures" / path.stem).glob("*.svg"))
+    assert saved == sorted(shown), f"{path.name}: figures shown {sorted(shown)}, saved as SVG {saved}"
+    for label in saved:
+        assert "<svg" in (tmp_path / "figures" / path.stem / f"{label}.svg").read_text()[:2000]
+
+
+def figure_labels(notebook) -> list[str]:
+    """The labels of the figures a chapter shows with ``show(fig, "label")``."""
+    code = "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
+    return re.findall(r"\bshow\(\s*\w+\s*,\s*\"([^\"]+)\"\s*\)", code)
+
+
+def test_figures_of_b_and_h_are_saved_for_slides():
+    """The chapters converted so far show every figure through avc.chapter.plotting.show."""
+    for stem, labels in {
+        "b_model": ["figure-b1", "figure-b2", "figure-b3"],
+        "h_noisy_agents": ["figure-h1", "figure-h2"],
+    }.items():
+        notebook = nbformat.read(BOOK / f"{stem}.ipynb", as_version=4)
+        assert figure_labels(notebook) == labels
+        code = "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
+        assert "plt.show()" not in code, f"{stem} shows a figure without saving it"
 
 
 # Values no chapter can use: each must be refused by avc.chapter.specs.check_parameters, with a
@@ -265,3 +290,32 @@ def test_glue_all_glues_a_table_of_values_in_one_call(monkeypatch):
     assert calls == [("y_a", 1.25, True)]
     with pytest.raises(ValueError, match="identifiers"):
         glue_all({"not a name": 1})
+
+
+def test_show_saves_the_figure_as_svg_under_a_stable_name(tmp_path, monkeypatch):
+    import warnings
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from avc.chapter import plotting
+
+    monkeypatch.setenv("AVC_FIGURES_DIR", str(tmp_path))
+    monkeypatch.setitem(plotting.CURRENT, "chapter", None)
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    with pytest.raises(ValueError, match="name the chapter"):
+        plotting.show(fig, "figure-z1")
+    plotting.use_book_style("z_chapter")
+    with pytest.raises(ValueError, match="lower-case file names"):
+        plotting.show(fig, "Figure Z.1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Agg cannot show a window
+        path = plotting.show(fig, "figure-z1")
+        again = plotting.show(fig, "figure-z1")
+    assert path == again == tmp_path / "z_chapter" / "figure-z1.svg"
+    text = path.read_text()
+    assert "<svg" in text and "<dc:date>" not in text  # no date: the same figure gives the same file
+    plt.close(fig)
