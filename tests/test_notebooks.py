@@ -184,9 +184,7 @@ LECTURE_RULES = {
 LECTURE_CHAPTERS = [p for p in NOTEBOOKS if re.fullmatch(r"[b-i]_\w+", p.stem)]
 # Chapters not yet converted: a chapter leaves this set when it meets the rules.
 LECTURE_RULES_PENDING = {
-    "c_competition",
     "d_quantal",
-    "e_selection",
     "f_experiments",
     "g_market",
     "i_oblivious",

@@ -1,4 +1,4 @@
-"""Seeded random instances for the equilibrium chapters (C and E).
+"""Seeded random panels of agents around a user, for the equilibrium chapters (C, D and E).
 
 A *differently misaligned panel*: every agent departs from the user by a large amount, but
 in different directions, so that a weighted mixture of the agents is the user's utility
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["misaligned_panel", "to_unit_interval", "withholding_panel"]
+__all__ = ["commonly_biased_panel", "misaligned_panel", "to_unit_interval", "withholding_panel"]
 
 
 def misaligned_panel(rng: np.random.Generator, user_util, k: int, spread: float, noise: float) -> np.ndarray:
@@ -29,6 +29,22 @@ def misaligned_panel(rng: np.random.Generator, user_util, k: int, spread: float,
     departures = rng.uniform(-1, 1, size=(k, *user.shape))
     departures -= np.tensordot(weights, departures, axes=1)
     return user + spread * departures + noise * rng.uniform(-1, 1, size=(k, *user.shape))
+
+
+def commonly_biased_panel(
+    rng: np.random.Generator, user_util, k: int, spread: float, noise: float
+) -> np.ndarray:
+    """``k`` agents who all carry the *same* departure from the user, plus independent noise.
+
+    Agent ``i`` is ``u + spread * d + noise * z_i`` with one ``d`` uniform on ``[-1, 1]`` shared
+    by every agent: unlike :func:`misaligned_panel`, no mixture of the agents cancels ``d``, so
+    the user sits far from their hull whatever the weights.
+    """
+    user = np.asarray(user_util, dtype=float)
+    if k < 1 or spread < 0 or noise < 0:
+        raise ValueError("need k >= 1, spread >= 0 and noise >= 0.")
+    shared = rng.uniform(-1, 1, size=user.shape)
+    return user + spread * shared + noise * rng.uniform(-1, 1, size=(k, *user.shape))
 
 
 def to_unit_interval(user_util, agent_utils) -> tuple[np.ndarray, np.ndarray]:

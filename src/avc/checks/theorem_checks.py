@@ -112,6 +112,24 @@ class BoundCheck:
             return float("nan")
         return max(0.0, (self.reference - self.worst_equilibrium) / self.allowance)
 
+    def row(self, **about) -> dict:
+        """One row of a chapter's table of checks: ``about`` (the game's number, family,
+        shape...) followed by what the check found, under fixed column names."""
+        return dict(
+            about,
+            reference=self.reference,
+            eps=self.eps,
+            delta=self.delta,
+            bound=self.bound,
+            n_equilibria=self.n_equilibria,
+            worst_equilibrium=self.worst_equilibrium,
+            slack=self.slack,
+            holds=self.holds,
+            could_fail=self.could_fail,
+            violating_profiles=self.n_violating_profiles,
+            share_used=self.share_used,
+        )
+
     def raise_if_failed(self, name: str = "the theorem") -> None:
         if not self.equilibria_agree:
             raise AssertionError(
