@@ -31,8 +31,6 @@ def load_items(domain: str, n_items: int):
     from avc.llm.market import MarketError
     from avc.panels.datasets import ethics_items, movielens_items
 
-    if n_items < 1:
-        raise MarketError(f"--n-items must be a positive integer; got {n_items}.")
     if domain == "ethics":
         try:
             return ethics_items(n_items)
@@ -50,6 +48,8 @@ def _score(args) -> int:
 
     if args.domain not in DOMAINS:
         raise MarketError(f"--domain must be one of {', '.join(DOMAINS)}; got {args.domain!r}.")
+    if args.n_items < 1:
+        raise MarketError(f"--n-items must be a positive integer; got {args.n_items}.")
     personas = load_personas(args.domain).set_index("persona_id").prompt
     market = read_market(args.market, args.domain, personas)
     items = load_items(args.domain, args.n_items)

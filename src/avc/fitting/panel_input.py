@@ -121,9 +121,10 @@ def _not_a_number(source: str, name: str, column: pd.Series, role: str) -> Panel
     values = pd.to_numeric(column, errors="coerce")
     bad = column[values.isna() & column.notna()]
     row, value = bad.index[0], bad.iloc[0]
+    more = f", and {len(bad) - 1} more" if len(bad) > 1 else ""
     return PanelError(
-        f"{source}: the {role} column {name!r} is not numeric (row {row}: {value!r}, and "
-        f"{len(bad) - 1} more); make every value a number or leave it empty (a missing score)."
+        f"{source}: the {role} column {name!r} is not numeric (item {row!r}: {value!r}{more}); make every "
+        "value a number or leave it empty (a missing score)."
     )
 
 

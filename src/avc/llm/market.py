@@ -102,7 +102,7 @@ def read_market(path, domain: str, personas=None) -> pd.DataFrame:
         )
     if market.empty:
         raise MarketError(f"{path}: no agents; add one row per agent.")
-    personas = pd.Series(dict(personas or {}), dtype=object)
+    personas = pd.Series({} if personas is None else dict(personas), dtype=object)
     rows, seen = [], {}
     for number, row in enumerate(market.to_dict("records"), start=2):  # line 1 is the header
         where = f"{path}, line {number}"
