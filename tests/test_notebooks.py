@@ -184,10 +184,7 @@ LECTURE_RULES = {
 LECTURE_CHAPTERS = [p for p in NOTEBOOKS if re.fullmatch(r"[b-i]_\w+", p.stem)]
 # Chapters not yet converted: a chapter leaves this set when it meets the rules.
 LECTURE_RULES_PENDING = {
-    "d_quantal",
-    "f_experiments",
     "g_market",
-    "i_oblivious",
 }
 
 
@@ -282,7 +279,9 @@ def test_glue_all_glues_a_table_of_values_in_one_call(monkeypatch):
     )
     glued = glue_all({"x_opt": np.float64(0.5), "x_count": np.int64(3), "x_text": "3 of 4"})
     assert calls == [("x_opt", 0.5, False), ("x_count", 3, False), ("x_text", "3 of 4", False)]
+    assert glued == {"x_opt": 0.5, "x_count": 3, "x_text": "3 of 4"}
     assert type(glued["x_opt"]) is float and type(glued["x_count"]) is int
+    assert glued._ipython_display_() is None  # a cell ending with glue_all(...) shows nothing
     calls.clear()
     glue_all(pd.Series({"y_a": 1.25}), display=True)
     assert calls == [("y_a", 1.25, True)]
@@ -311,9 +310,12 @@ def test_show_saves_the_figure_as_svg_under_a_stable_name(tmp_path, monkeypatch)
         plotting.show(fig, "Figure Z.1")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Agg cannot show a window
-        path = plotting.show(fig, "figure-z1")
-        again = plotting.show(fig, "figure-z1")
-    assert path == again == tmp_path / "z_chapter" / "figure-z1.svg"
+        assert plotting.show(fig, "figure-z1") is None  # nothing printed under the figure
+        first = plotting.figure_path("figure-z1").read_text()
+        plotting.show(fig, "figure-z1")
+    path = tmp_path / "z_chapter" / "figure-z1.svg"
+    assert plotting.figure_path("figure-z1") == path
     text = path.read_text()
+    assert text == first  # a stable file: the same figure saved twice is the same file
     assert "<svg" in text and "<dc:date>" not in text  # no date: the same figure gives the same file
     plt.close(fig)

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-__all__ = ["glue_all", "plain"]
+__all__ = ["Glued", "glue_all", "plain"]
 
 
 def plain(value):
@@ -25,9 +25,17 @@ def plain(value):
     return value
 
 
-def glue_all(mapping: Mapping, display: bool = False) -> dict:
+class Glued(dict):
+    """The values :func:`glue_all` glued, by name (plain Python numbers and strings). A cell that
+    ends with ``glue_all(...)`` shows nothing: the prose shows the values."""
+
+    def _ipython_display_(self) -> None:
+        pass
+
+
+def glue_all(mapping: Mapping, display: bool = False) -> Glued:
     """Glue every value of ``mapping`` (a dict, or a pandas Series of named values) under its
-    name, for ``{glue:text}`` in the chapter's markdown; return the values glued by name.
+    name, for ``{glue:text}`` in the chapter's markdown; return the values glued, by name.
 
     ``display=False`` (the default) keeps the values off the page: the prose shows them."""
     from myst_nb import glue
@@ -36,7 +44,7 @@ def glue_all(mapping: Mapping, display: bool = False) -> dict:
     bad = [name for name in items if not isinstance(name, str) or not name.isidentifier()]
     if bad:
         raise ValueError(f"glue names must be identifiers (letters, digits, _); got {bad}")
-    glued = {name: plain(value) for name, value in items.items()}
+    glued = Glued((name, plain(value)) for name, value in items.items())
     for name, value in glued.items():
         glue(name, value, display=display)
     return glued

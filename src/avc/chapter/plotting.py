@@ -137,15 +137,17 @@ def figure_path(label: str, chapter: str | None = None) -> Path:
     return figures_dir() / chapter / f"{label}.svg"
 
 
-def show(fig, label: str) -> Path:
+def show(fig, label: str) -> None:
     """Save ``fig`` (a matplotlib figure, or a seaborn grid) as SVG under :func:`figure_path`
-    and show it in the notebook; return the file's path."""
+    and show it in the notebook. Returns nothing, so that a cell ending with ``show(...)``
+    prints nothing under the figure."""
     fig = getattr(fig, "figure", fig)  # a seaborn FacetGrid carries its figure
     path = figure_path(label)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="svg", metadata={"Date": None})  # no date: same figure, same file
+    # no date and ids salted by the label: the same figure gives the same file
+    with plt.rc_context({"svg.hashsalt": label}):
+        fig.savefig(path, format="svg", metadata={"Date": None})
     plt.show()
-    return path
 
 
 def figure(height: float | None = None, width: float = COLUMN_WIDTH, **subplots_kw):
