@@ -214,6 +214,13 @@ CHAPTER_RULES: dict[str, Callable[[dict], None]] = {
     "g_market": _g_market,
     "h_noisy_agents": _h_noisy_agents,
     "i_oblivious": _i_oblivious,
+    "j_audit": lambda p: (  # the smallest panel J audits has 200 items: two a fold at most
+        check_seed("seed", p["seed"]),
+        check_at_least("n_folds", p["n_folds"], 2, "one fold held out, two items each", at_most=100),
+        check_at_least("n_splits", p["n_splits"], 1),
+        check_at_least("n_boot", p["n_boot"], 1),
+        check_at_least("n_perms", p["n_perms"], 1),
+    ),
     "status": _status,
 }
 """Each chapter's rules: a function of the parameter values that raises :class:`ParameterError`."""

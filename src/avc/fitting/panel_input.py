@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["ID_COLUMNS", "Panel", "PanelError", "prepare_panel", "read_panel"]
+__all__ = ["ID_COLUMNS", "Panel", "PanelError", "prepare_panel", "read_panel", "recorded_panel"]
 
 ID_COLUMNS = ("item", "item_id", "id")
 """Column names taken as the items' id when none is given (the first one present)."""
@@ -235,3 +235,21 @@ def prepare_panel(
         dropped_agents=empty,
         ignored_columns=ignored,
     )
+
+
+def recorded_panel(domain: str) -> pd.DataFrame:
+    """The book's committed panel of ``domain`` (:mod:`avc.panels.recorded`) in the format
+    ``python -m avc audit`` reads and ``python -m avc score`` writes: ``item``, ``human`` on the
+    agents' 0-100 scale (ETHICS: ``100 * (1 - label)``; MovieLens: ``20 *`` the mean rating),
+    ``baseline`` (the baseline prompt, Chapter F's other ETHICS target) and one column per persona
+    (0-100; movies read as the expected score, as F reads them; empty where a reply was invalid)."""
+    from avc.panels.recorded import load_panel, load_panel_items
+
+    movies = domain == "movielens"
+    scores = load_panel(domain, value="expected_score" if movies else "score")
+    items = load_panel_items(domain).loc[scores.index]
+    human = 20.0 * items["mean_rating"] if movies else 100.0 * (1 - items["label"])
+    frame = pd.concat(
+        [pd.Series(scores.index, index=scores.index, name="item"), human.rename("human"), scores], axis=1
+    )
+    return frame.reset_index(drop=True)
