@@ -7,6 +7,9 @@ import pytest
 
 from avc.theory import games as G
 from avc.theory import persuasion as P
+from avc.theory.model import TIE_TOLERANCE
+
+pytestmark = pytest.mark.timeout(60)
 
 PRIOR = [0.5, 0.5]
 GUESS = np.eye(2)  # Alice wants to name the state; ties go to action 0
@@ -97,6 +100,9 @@ def test_identical_induced_distribution_holds_with_full_revelation():
     )
     check = G.identical_induced_distribution(game, [aligned, aligned])
     assert check.holds and check.max_gap < 1e-12 and check.witness is None
+    # the laws are the same computation whoever reveals: equal exactly, so it holds with tol = 0
+    exact = G.identical_induced_distribution(game, [aligned, aligned], tol=0.0)
+    assert exact.holds and exact.max_gap == 0.0
 
 
 def test_identical_induced_distribution_fails_with_two_signals_for_three_states():
@@ -109,7 +115,7 @@ def test_identical_induced_distribution_fails_with_two_signals_for_three_states(
     check = G.identical_induced_distribution(game, [0, 0])
     assert not check.holds
     assert check.max_gap == pytest.approx(1 / 3)
-    assert check.witness[0] in {(0, 1), (1, 0)}
+    assert check.witness == ((0, 1), 0, 1)  # the first profile (in order) with the largest gap
 
 
 def test_invalid_games_and_profiles_are_explained():
@@ -140,3 +146,68 @@ def test_quantal_alice_with_full_revelation_is_identical_whoever_reveals():
     assert values == sorted(values)
     assert values[0] == pytest.approx(float(prior @ user.mean(axis=0)))  # λ = 0: uniform play
     assert values[-1] == pytest.approx(float(prior @ user.max(axis=0)), abs=1e-6)
+
+
+def test_payoff_tensor_refuses_schemes_over_other_states():
+    game = G.MultiSenderGame(PRIOR, GUESS, ALIGNED_AND_PUSHY, [[np.eye(3)], [NO_INFO]])
+    with pytest.raises(ValueError, match="every strategy must be a scheme"):
+        game.payoff_tensor()
+
+
+def test_each_sender_heard_alone():
+    game = G.BestAISelectionGame(PRIOR, GUESS, ALIGNED_AND_PUSHY, [[NO_INFO, FULL]] * 2)
+    # Alice alone with either sender: 1/2 with no information, 1 with the state revealed
+    assert [v.tolist() for v in game.alone_value] == [[0.5, 1.0], [0.5, 1.0]]
+    # Bob 1 (aligned) is best alone revealing; Bob 2 (wants action 0) staying silent
+    assert game.solo_optimal() == (1, 0)
+    assert game.alone_payoffs[1][0].tolist() == pytest.approx([0.5, 0.5, 1.0])
+    # Bob 1 wants action 1, Bob 2 action 0: Alice's values are hers, not the senders'
+    pushy = np.stack([np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([[1.0, 1.0], [0.0, 0.0]])])
+    game = G.BestAISelectionGame(PRIOR, GUESS, pushy, [[NO_INFO, FULL]] * 2)
+    assert [v.tolist() for v in game.alone_value] == [[0.5, 1.0], [0.5, 1.0]]
+    assert np.allclose(game.alone_payoffs[0], [[0.5, 0.0, 1.0], [1.0, 0.5, 0.5]])
+    assert game.solo_optimal() == (1, 0)
+
+
+def test_selection_ties_are_within_the_tolerance_exactly():
+    """Alice keeps the lowest-indexed sender among those within TIE_TOLERANCE of the best, the
+    tolerance itself included: a value exactly TIE_TOLERANCE below the best is a tie."""
+    game = G.BestAISelectionGame(PRIOR, GUESS, ALIGNED_AND_PUSHY, [[NO_INFO]] * 2)
+    low, high = 0.5, 0.5 + TIE_TOLERANCE
+    assert high - TIE_TOLERANCE == low  # exact in floating point, so the boundary is tested
+    game.alone_value = [np.array([low]), np.array([high])]
+    game.alone_payoffs = [np.array([[low, 1.0, 0.0]]), np.array([[high, 0.0, 1.0]])]
+    assert game.selected((0, 0)) == 0
+    assert game.payoff_tensor()[0, 0].tolist() == [low, 1.0, 0.0]  # sender 0 kept
+    game.alone_value = [np.array([low - 1e-11]), np.array([high])]  # beyond the tolerance
+    game.alone_payoffs[0] = np.array([[low - 1e-11, 1.0, 0.0]])
+    assert game.selected((0, 0)) == 1 and game.payoff_tensor()[0, 0].tolist() == [high, 0.0, 1.0]
+
+
+@pytest.mark.parametrize("game_class", [G.MultiSenderGame, G.BestAISelectionGame])
+def test_equilibria_and_dynamics_with_zero_tolerance(game_class):
+    # with tol = 0 a best response is a best response exactly, and an equal payoff is no gain
+    game = game_class(PRIOR, GUESS, ALIGNED_AND_PUSHY, [[NO_INFO, FULL]] * 2)
+    assert G.pure_nash_equilibria(game, tol=0.0) == [(1, 0), (1, 1)]
+    result = G.best_response_dynamics(game, start=(0, 0), tol=0.0)
+    assert (result.converged, result.cycled, result.profile, result.n_passes) == (True, False, (1, 0), 2)
+
+
+class Chase(G.SenderGame):
+    """Two senders with many strategies; each wants his index one above the other's, so every
+    pass of best responses reaches a profile never seen before (no equilibrium, no cycle)."""
+
+    N = 250
+
+    def __init__(self):
+        super().__init__([1.0], np.zeros((1, 1)), np.zeros((2, 1, 1)), [list(range(self.N))] * 2)
+
+    def payoffs(self, profile):
+        a, b = profile
+        return np.array([0.0, float(a == b + 1), float(b == a + 1)])
+
+
+def test_best_response_dynamics_stops_after_100_passes_by_default():
+    result = G.best_response_dynamics(Chase(), start=(0, 0))
+    assert (result.converged, result.cycled, result.n_passes) == (False, False, 100)
+    assert result.profile == (199, 200) and len(result.path) == 201

@@ -1,0 +1,507 @@
+"""Mutation testing of avc's core modules against their own unit tests (issue 25, point 6).
+
+    nice -n 10 .venv/bin/python scripts/mutation.py                 # every core module
+    nice -n 10 .venv/bin/python scripts/mutation.py fits parsing    # some of them
+    .venv/bin/python scripts/mutation.py fits --list                # the mutants, not run
+
+For each module, small changes are made to its syntax tree, one at a time (a *mutant*):
+
+- a comparison swapped at its boundary (``<`` <-> ``<=``, ``>`` <-> ``>=``) or flipped to its
+  negation (``<`` -> ``>=``, ``==`` <-> ``!=``, ``is`` <-> ``is not``, ``in`` <-> ``not in``);
+- an arithmetic operator swapped (``+`` <-> ``-``, ``*`` <-> ``/``, ``//`` -> ``/``, ``**`` -> ``*``,
+  ``%`` -> ``//``), in expressions and augmented assignments;
+- a numeric constant changed (0 -> 1, 1 -> 0 and 2, any other c -> c + 1 and c - 1);
+- ``and`` <-> ``or``; a ``not`` dropped; a returned value replaced by ``None``.
+
+Docstrings, f-strings, ``raise`` statements (error messages), annotations, decorators and
+``__all__`` are left alone. Each mutant is written into a PRIVATE COPY of the repository (never
+into the working tree, where other processes run the code) and the module's unit tests run
+against it: the mutant is *killed* when a test fails, errors or runs past the time limit, and
+*survives* when every test passes. A table per module gives the counts and where the survivors
+are. Equivalent mutants (no test can tell them from the original) are listed in ``EQUIVALENT``
+below, with the reason, and left out of the counts.
+
+How it runs: the copy is made with ``rsync`` (``--copy``, default ``/tmp/mutation/repo``); the
+tests run with the copy's ``src`` first on ``sys.path``, and each run checks that the ``avc``
+it imported is the copy's. To keep each mutant cheap, numpy, scipy, pandas, numba and pytest
+are imported once here and every test run is a forked child (``pytest.main`` in a fresh
+process image, so nothing of ``avc`` is shared between mutants); the whole unparsed module is
+written for each mutant (the unmutated unparse is the baseline, which must pass). One test
+process at a time, under ``nice``. numba-compiled modules recompile for each mutant (in a fresh
+cache folder), so sample fewer of them (``--max-mutants``): the sample is seeded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import copy
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+# module: (file, unit tests, default sample size)
+MODULES = {
+    "alignment": ("src/avc/theory/alignment.py", ["tests/test_alignment.py"], 200),
+    "fits": ("src/avc/fitting/fits.py", ["tests/test_fitting.py", "tests/test_solver_caps.py"], 200),
+    "curves": ("src/avc/fitting/curves.py", ["tests/test_fitting.py"], 200),
+    "grid": ("src/avc/fitting/grid.py", ["tests/test_fitting.py"], 40),
+    "persuasion": ("src/avc/theory/persuasion.py", ["tests/test_persuasion.py"], 200),
+    "concavification": ("src/avc/theory/concavification.py", ["tests/test_persuasion.py"], 200),
+    "games": ("src/avc/theory/games.py", ["tests/test_games.py", "tests/test_solver_caps.py"], 200),
+    "quantal": ("src/avc/theory/quantal.py", ["tests/test_quantal.py"], 200),
+    "cache": ("src/avc/llm/cache.py", ["tests/test_cache_unit.py"], 200),
+    "parsing": ("src/avc/llm/parsing.py", ["tests/test_parsing.py"], 200),
+}
+NUMBA_MODULES = {"grid"}
+
+# Equivalent mutants: (module, function, description) -> why no test can kill it. The
+# description is the one the report prints (``original -> mutant``).
+# and one rule, for every module: ``x.reshape(..., -1)`` -> ``x.reshape(..., -2)`` (see ``equivalence``)
+RESHAPE = "numpy's reshape reads any negative size as 'infer this dimension', as it does -1"
+EQUIVALENT: dict[tuple[str, str, str], str] = {
+    ("alignment", "weighted_alignment", "cost[-1] = 1.0 -> cost[-1] = 2.0"): (
+        "minimising 2 eps has the same minimisers as minimising eps, and eps is recomputed from the weights"
+    ),
+    (
+        "parsing",
+        "yes_probability",
+        "mass[token] += float(np.exp(_field(alt, 'logprob'))) -> mass[token] -= float(np.exp(_field(alt, 'logprob')))",
+    ): "both masses are negated, so their ratio, and whether their sum is zero, are unchanged",
+}
+
+COMPARE_SWAPS = {
+    ast.Lt: (ast.LtE, ast.GtE),
+    ast.LtE: (ast.Lt, ast.Gt),
+    ast.Gt: (ast.GtE, ast.LtE),
+    ast.GtE: (ast.Gt, ast.Lt),
+    ast.Eq: (ast.NotEq,),
+    ast.NotEq: (ast.Eq,),
+    ast.Is: (ast.IsNot,),
+    ast.IsNot: (ast.Is,),
+    ast.In: (ast.NotIn,),
+    ast.NotIn: (ast.In,),
+}
+ARITHMETIC_SWAPS = {
+    ast.Add: ast.Sub,
+    ast.Sub: ast.Add,
+    ast.Mult: ast.Div,
+    ast.Div: ast.Mult,
+    ast.FloorDiv: ast.Div,
+    ast.Pow: ast.Mult,
+    ast.Mod: ast.FloorDiv,
+}
+
+
+@dataclass
+class Mutant:
+    index: int  # position in the module's full list (stable while the module's code is unchanged)
+    site: int  # which node of the tree (the n-th mutable node in visiting order)
+    choice: int  # which of the node's alternatives
+    line: int
+    function: str
+    description: str
+    status: str = ""  # killed, timeout, survived
+    equivalent: str = ""  # why, for a mutant left out as equivalent
+    seconds: float = 0.0
+
+
+def short(node: ast.AST, limit: int = 160) -> str:
+    text = ast.unparse(node).replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def mutable_nodes(tree: ast.AST) -> list[tuple[ast.AST, str, ast.AST | None]]:
+    """Every node a mutation may touch, in a fixed order, with its function and parent."""
+    found = []
+
+    def visit(node, function, parent):
+        if isinstance(node, (ast.JoinedStr, ast.Raise)):
+            return
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            return  # docstrings
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+        ):
+            return
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            function = f"{function}.{node.name}" if function else node.name
+        found.append((node, function, parent))
+        for field, value in ast.iter_fields(node):
+            if field in ("annotation", "returns", "decorator_list", "type_comment"):
+                continue
+            children = value if isinstance(value, list) else [value]
+            for child in children:
+                if isinstance(child, ast.AST):
+                    visit(child, function, node)
+
+    visit(tree, "", None)
+    return found
+
+
+def alternatives(node: ast.AST) -> list:
+    """One entry per mutation of ``node``: a function that edits (a copy of) the node in place,
+    or ``"drop_not"`` (the ``not`` node is replaced by its operand in its parent)."""
+    out = []
+    if isinstance(node, ast.Compare):
+        for i, op in enumerate(node.ops):
+            for new in COMPARE_SWAPS.get(type(op), ()):
+
+                def apply(n, i=i, new=new):
+                    n.ops[i] = new()
+
+                out.append(apply)
+    elif isinstance(node, (ast.BinOp, ast.AugAssign)) and type(node.op) in ARITHMETIC_SWAPS:
+
+        def apply(n):
+            n.op = ARITHMETIC_SWAPS[type(n.op)]()
+
+        out.append(apply)
+    elif isinstance(node, ast.BoolOp):
+
+        def apply(n):
+            n.op = ast.Or() if isinstance(n.op, ast.And) else ast.And()
+
+        out.append(apply)
+    elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        out.append("drop_not")
+    elif isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        c = node.value
+        for v in [1] if c == 0 else [0, 2] if c == 1 else [c + 1, c - 1]:
+            new_value = type(c)(v)
+
+            def apply(n, v=new_value):
+                n.value = v
+
+            out.append(apply)
+    elif isinstance(node, ast.Return) and node.value is not None:
+        if not (isinstance(node.value, ast.Constant) and node.value.value is None):
+
+            def apply(n):
+                n.value = ast.Constant(None)
+
+            out.append(apply)
+    return out
+
+
+def context_of(node: ast.AST, parents: dict) -> ast.AST:
+    """The code shown in a mutant's description: a constant with the expression around it."""
+    if not isinstance(node, ast.Constant):
+        return node
+    shown = node
+    while isinstance(parents.get(id(shown)), ast.UnaryOp):
+        shown = parents[id(shown)]
+    parent = parents.get(id(shown))
+    shown_with = (ast.expr, ast.keyword, ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Return)
+    return parent if isinstance(parent, shown_with) else shown
+
+
+def enumerate_mutants(source: str) -> tuple[ast.Module, list[Mutant]]:
+    tree = ast.parse(source)
+    nodes = mutable_nodes(tree)
+    parents = {id(child): above for above in ast.walk(tree) for child in ast.iter_child_nodes(above)}
+    mutants = []
+    for site, (node, function, _) in enumerate(nodes):
+        for choice in range(len(alternatives(node))):
+            line = getattr(node, "lineno", 0)
+            mutants.append(Mutant(len(mutants), site, choice, line, function or "<module>", ""))
+            if reshape_infer(node, choice, parents):
+                mutants[-1].equivalent = RESHAPE
+    for m in mutants:
+        _, before, after = mutate(tree, m)
+        m.description = f"{before} -> {after}"
+    return tree, mutants
+
+
+def reshape_infer(node: ast.AST, choice: int, parents: dict) -> bool:
+    """Whether this mutation turns the ``-1`` of a ``reshape`` call into ``-2``."""
+    minus, call = parents.get(id(node)), parents.get(id(parents.get(id(node))))
+    return (
+        isinstance(node, ast.Constant)
+        and node.value == 1
+        and choice == 1  # 1 -> 2
+        and isinstance(minus, ast.UnaryOp)
+        and isinstance(minus.op, ast.USub)
+        and isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and call.func.attr == "reshape"
+        and minus in call.args
+    )
+
+
+def equivalence(name: str, m: Mutant) -> str | None:
+    """Why the mutant is equivalent, or None."""
+    return m.equivalent or EQUIVALENT.get((name, m.function, m.description))
+
+
+def mutate(tree: ast.Module, mutant: Mutant) -> tuple[str, str, str]:
+    """The mutant's whole module source, and the shown expression before and after."""
+    tree = copy.deepcopy(tree)
+    nodes = mutable_nodes(tree)
+    node, _, parent = nodes[mutant.site]
+    parents = {id(child): above for above in ast.walk(tree) for child in ast.iter_child_nodes(above)}
+    shown = context_of(node, parents)
+    before = short(shown)
+    apply = alternatives(node)[mutant.choice]
+    if apply == "drop_not":
+        # replace the UnaryOp by its operand inside the parent
+        replacement = node.operand
+        for field, value in ast.iter_fields(parent):
+            if value is node:
+                setattr(parent, field, replacement)
+            elif isinstance(value, list):
+                for i, item in enumerate(value):
+                    if item is node:
+                        value[i] = replacement
+        after = short(replacement)
+    else:
+        apply(node)
+        after = short(shown)
+    if isinstance(node, ast.Return):
+        after = "return None"
+    ast.fix_missing_locations(tree)
+    return ast.unparse(tree) + "\n", before, after
+
+
+# --- running the tests in the private copy -----------------------------------------------------
+
+
+def sync_copy(copy_root: Path) -> None:
+    """A fresh copy of the working tree (what ``rsync -a --delete`` with these excludes gives)."""
+    excludes = [".venv", "_build", ".git", "runs", "__pycache__", ".pytest_cache", ".ipynb_checkpoints"]
+    if copy_root.exists():
+        shutil.rmtree(copy_root)
+    copy_root.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(REPO, copy_root, ignore=shutil.ignore_patterns(*excludes), symlinks=True)
+
+
+def preload() -> None:
+    """Import the heavy libraries once; every test run is a fork of this process."""
+    import numba  # noqa: F401
+    import numpy  # noqa: F401
+    import pandas  # noqa: F401
+    import pytest  # noqa: F401
+    import scipy.optimize  # noqa: F401
+
+
+WRONG_AVC = 97
+
+
+def run_tests(
+    copy_root: Path, module_file: str, tests: list[str], timeout: float, numba_dir: Path, log: Path
+):
+    """Run ``tests`` in a forked child against the copy; returns (status, seconds)."""
+    start = time.monotonic()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        code = 98
+        try:
+            fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            os.dup2(fd, 1)
+            os.dup2(fd, 2)
+            os.chdir(copy_root)
+            sys.path.insert(0, str(copy_root / "src"))
+            sys.dont_write_bytecode = True
+            os.environ["NUMBA_CACHE_DIR"] = str(numba_dir)
+            import numba.core.config
+
+            numba.core.config.reload_config()
+            import pytest
+
+            import avc
+
+            if not Path(avc.__file__).resolve().is_relative_to((copy_root / "src").resolve()):
+                print(f"avc imported from {avc.__file__}, not from the copy {copy_root}", flush=True)
+                os._exit(WRONG_AVC)
+            code = int(pytest.main(["-x", "-q", "-p", "no:cacheprovider", "-p", "no:nbval", *tests]))
+            # tests that passed imported the module, and from the copy (a mutant that breaks the
+            # import fails the tests: then the module may be missing, and the mutant is killed)
+            dotted = ".".join(Path(module_file).with_suffix("").parts[1:])
+            imported = sys.modules.get(dotted)
+            if (imported is None and code == 0) or (
+                imported is not None
+                and Path(imported.__file__).resolve() != (copy_root / module_file).resolve()
+            ):
+                print(f"{dotted} was not imported from the copy", flush=True)
+                code = WRONG_AVC
+        except BaseException:  # noqa: BLE001 - report anything, then leave
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    deadline = start + timeout
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            return "timeout", time.monotonic() - start
+        time.sleep(0.02)
+    seconds = time.monotonic() - start
+    code = os.waitstatus_to_exitcode(status)
+    if code == WRONG_AVC:
+        raise SystemExit("the tests did not run against the copy:\n" + log.read_text()[-3000:])
+    return ("survived" if code == 0 else "killed"), seconds
+
+
+def run_module(name: str, args, copy_root: Path) -> dict:
+    module_file, tests, default_n = MODULES[name]
+    target = copy_root / module_file
+    original = (REPO / module_file).read_text()
+    tree, mutants = enumerate_mutants(original)
+    for m in mutants:
+        m.equivalent = equivalence(name, m) or ""
+    excluded = [m for m in mutants if m.equivalent]
+    candidates = [m for m in mutants if not m.equivalent]
+    n_max = args.max_mutants or default_n
+    if args.ids:
+        chosen = [m for m in candidates if m.index in set(args.ids)]
+    elif len(candidates) > n_max:
+        chosen = sorted(random.Random(f"{args.seed}:{name}").sample(candidates, n_max), key=lambda m: m.index)
+    else:
+        chosen = candidates
+    if args.list:
+        for m in chosen:
+            print(f"{name} #{m.index} line {m.line} in {m.function}: {m.description}")
+        for m in excluded:
+            print(
+                f"{name} #{m.index} line {m.line} in {m.function}: {m.description}  [equivalent: {m.equivalent}]"
+            )
+        return {}
+    if target.read_text() != original:
+        raise SystemExit(f"{target} differs from {REPO / module_file}: resync the copy")
+    missing = [t for t in tests if not (copy_root / t).exists()]
+    if missing:
+        raise SystemExit(f"{name}: no test file {', '.join(missing)} in the copy")
+    work = Path(tempfile.mkdtemp(prefix=f"mutation-{name}-", dir=copy_root.parent))
+    shared_numba = copy_root.parent / "numba-cache"
+    log = work / "pytest.log"
+    try:
+        target.write_text(ast.unparse(tree) + "\n")  # the baseline: the unmutated unparse
+        status, base_s = run_tests(copy_root, module_file, tests, 600, shared_numba, log)
+        if status != "survived":
+            raise SystemExit(f"{name}: the unit tests fail on the unmutated module (see {log})")
+        status, base_s = run_tests(copy_root, module_file, tests, 600, shared_numba, log)  # warm caches
+        timeout = max(args.min_timeout, args.timeout_factor * base_s)
+        print(
+            f"{name}: {len(chosen)} of {len(candidates)} mutants (baseline {base_s:.1f} s, limit {timeout:.0f} s)"
+        )
+        for k, m in enumerate(chosen, 1):
+            source, _, _ = mutate(tree, m)
+            try:
+                compile(source, str(target), "exec")
+            except SyntaxError:
+                m.status = "invalid"
+                continue
+            target.write_text(source)
+            numba_dir = shared_numba
+            if name in NUMBA_MODULES:
+                numba_dir = work / f"numba-{m.index}"
+            m.status, m.seconds = run_tests(copy_root, module_file, tests, timeout, numba_dir, log)
+            if name in NUMBA_MODULES:
+                shutil.rmtree(numba_dir, ignore_errors=True)
+            if m.status == "survived":
+                shutil.copy(log, work / f"survived-{m.index}.log")
+            if args.verbose or m.status == "survived":
+                print(
+                    f"  [{k}/{len(chosen)}] #{m.index} {m.status:8s} {m.seconds:5.1f} s  line {m.line} "
+                    f"{m.function}: {m.description}",
+                    flush=True,
+                )
+    finally:
+        target.write_text(original)
+        shutil.rmtree(work, ignore_errors=True)
+    run = [m for m in chosen if m.status != "invalid"]
+    killed = sum(m.status in ("killed", "timeout") for m in run)
+    return {
+        "module": name,
+        "file": module_file,
+        "tests": tests,
+        "generated": len(mutants),
+        "excluded_equivalent": len(excluded),
+        "sampled_from": len(candidates),
+        "mutants": len(run),
+        "killed": killed,
+        "timeouts": sum(m.status == "timeout" for m in run),
+        "survived": [asdict(m) for m in run if m.status == "survived"],
+        "baseline_s": round(base_s, 2),
+    }
+
+
+def report(results: list[dict]) -> str:
+    lines = [
+        "| module | mutants | sampled from | excluded (equivalent) | killed | of which timeouts | survived | killed % |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        pct = 100 * r["killed"] / r["mutants"] if r["mutants"] else float("nan")
+        lines.append(
+            f"| {r['module']} | {r['mutants']} | {r['sampled_from']} | {r['excluded_equivalent']} | "
+            f"{r['killed']} | {r['timeouts']} | {len(r['survived'])} | {pct:.1f} |"
+        )
+    for r in results:
+        if r["survived"]:
+            lines.append(f"\nSurvivors in {r['file']}:")
+            lines += [f"  line {m['line']} in {m['function']}: {m['description']}" for m in r["survived"]]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("modules", nargs="*", help=f"default: every core module ({', '.join(MODULES)})")
+    parser.add_argument("--max-mutants", type=int, help="sample at most this many per module (seeded)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ids", type=int, nargs="+", help="run only these mutants (indices from --list)")
+    parser.add_argument("--copy", type=Path, default=Path("/tmp/mutation/repo"), help="the private copy")
+    parser.add_argument("--no-sync", action="store_true", help="use the copy as it is")
+    parser.add_argument("--timeout-factor", type=float, default=4.0, help="limit = factor x baseline")
+    parser.add_argument("--min-timeout", type=float, default=20.0, help="seconds")
+    parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print every mutant's result")
+    args = parser.parse_args(argv)
+    names = args.modules or list(MODULES)
+    unknown = sorted(set(names) - set(MODULES))
+    if unknown:
+        parser.error(f"unknown module(s) {', '.join(unknown)}; the core modules are {', '.join(MODULES)}")
+    copy_root = args.copy.resolve()
+    if copy_root == REPO or REPO in copy_root.parents:
+        raise SystemExit("the copy must lie outside the repository")
+    if not args.list:
+        if os.nice(0) < 10:
+            os.nice(10 - os.nice(0))
+        if not args.no_sync:
+            sync_copy(copy_root)
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+            os.environ[var] = "1"
+        os.environ["NUMBA_CACHE_DIR"] = str(copy_root.parent / "numba-cache")
+        preload()
+    results = []
+    for name in names:
+        result = run_module(name, args, copy_root)
+        if result:
+            results.append(result)
+            print(report([result]).split("\n")[2], flush=True)
+    if results:
+        print()
+        print(report(results))
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
