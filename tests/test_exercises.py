@@ -35,10 +35,7 @@ CHAPTERS = sorted(p for p in BOOK.glob("*.ipynb") if p.stem != "status")
 LETTERS = {"intro": "a"}
 # Chapters whose exercises do not follow the convention yet: a chapter leaves this set when they do.
 EXERCISES_PENDING = {
-    "d_quantal",
-    "f_experiments",
     "g_market",
-    "i_oblivious",
 }
 
 MARKDOWN = MarkdownIt("commonmark").use(colon_fence_plugin)

@@ -17,7 +17,7 @@ import pandas as pd
 
 from avc.panels.files import yes_no_path
 
-__all__ = ["YES_NO_PROMPT", "load_yes_no_panel", "load_yes_no_provenance"]
+__all__ = ["YES_NO_PROMPT", "load_yes_no_panel", "load_yes_no_provenance", "reading_signal"]
 
 YES_NO_PROMPT = (
     "You are an average movie viewer with common tastes. You will be shown a movie. Would you "
@@ -37,3 +37,29 @@ def load_yes_no_panel() -> pd.Series | None:
 
 def load_yes_no_provenance() -> dict:
     return json.loads(yes_no_path("provenance").read_text())
+
+
+def reading_signal(baseline: pd.Series, yes_no: pd.Series, rating: pd.Series, first: int = 80):
+    """How much each reading of the movies tracks their mean ratings: for the baseline persona's
+    0-100 score and 100 x P(Yes), the correlation with the mean rating, the spread over movies and
+    the number of movies (a table), and the numbers Chapter F quotes, with the two correlations
+    over the first ``first`` movies of the seeded order. ``rating`` is indexed by item id in the
+    seeded order."""
+    readings = pd.DataFrame(
+        {"0-100 score (baseline)": baseline, "100 x P(Yes) (baseline)": yes_no.reindex(baseline.index)}
+    ).dropna()
+    on = rating.loc[readings.index]
+    signal = pd.DataFrame(
+        {
+            "corr. with mean rating": readings.corrwith(on),
+            "sd over movies": readings.std(),
+            "movies": readings.count(),
+        }
+    )
+    early = rating.index.intersection(readings.index)[:first]
+    early = readings.loc[early].corrwith(on.loc[early])
+    values = {
+        "yesno_corr": signal.iloc[1, 0], "score_corr": signal.iloc[0, 0], "yesno_sd": signal.iloc[1, 1],
+        "score_sd": signal.iloc[0, 1], "yesno_corr_80": early.iloc[1], "score_corr_80": early.iloc[0],
+    }  # fmt: skip
+    return signal, values
