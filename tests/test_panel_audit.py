@@ -214,3 +214,17 @@ def test_a_broken_agent_column_and_duplicate_names_in_the_file(tmp_path):
         read_panel(tmp_path / "twice.csv")
     with pytest.raises(PanelError, match="no such file"):
         read_panel(tmp_path / "absent.csv")
+    with pytest.raises(PanelError, match="'human' has the same value .* on every item"):
+        prepare_panel(frame.assign(human=3.0), ["human"], source="panel.csv")
+
+
+def test_parquet_panels_are_read_or_refused_with_the_fix(tmp_path):
+    frame = write_panel(tmp_path / "panel.csv")
+    try:
+        frame.to_parquet(tmp_path / "panel.parquet")
+    except ImportError:  # no Parquet engine here: a file that only its name makes Parquet
+        (tmp_path / "panel.parquet").write_bytes(b"PAR1")
+        with pytest.raises(PanelError, match="needs pyarrow.*save the panel as CSV"):
+            read_panel(tmp_path / "panel.parquet")
+        return
+    assert read_panel(tmp_path / "panel.parquet").equals(frame)

@@ -226,6 +226,11 @@ def prepare_panel(
                 else f"{source}: the target {target!r} has {len(values)} items with a value; an audit needs "
                 "at least 4 (two folds of two)."
             )
+        if values.nunique() < 2:
+            raise PanelError(
+                f"{source}: the target {target!r} has the same value ({values.iloc[0]:g}) on every item; "
+                "there is nothing to fit: check the column (or its missing values)."
+            )
         kept[target] = values
     return Panel(
         source=source,
