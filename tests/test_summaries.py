@@ -99,3 +99,25 @@ def test_check_row_carries_what_the_check_found():
     assert row["share_used"] == pytest.approx(0.75) and row["n_equilibria"] == check.n_equilibria
     assert row["reference"] == 1.0 and row["delta"] == 0.0
     assert not math.isnan(row["slack"])
+
+
+def test_scheme_table_writes_fractions_exactly():
+    from fractions import Fraction
+
+    half = Fraction(1, 2)
+    table = summaries.scheme_table(
+        {"defence": [[half, half], [0, 1]], "prosecutor": [[1, 0], [1, 0]]},
+        ["guilty", "innocent"],
+        ["says guilty", "says innocent"],
+    )
+    assert table.index.name == "state" and table.index.tolist() == ["guilty", "innocent"]
+    assert table[("defence", "says guilty")].tolist() == ["1/2", "0"]
+    assert table[("prosecutor", "says innocent")].tolist() == ["0", "0"]
+
+
+def test_a_shared_column_of_flags_reads_yes_no():
+    table = pd.DataFrame({"could_fail": [True, False], "share": [0.5, 1.0]})
+    shares = table.assign(could_fail_share=table.share)
+    shown = summaries.formatted(shares, {"could_fail_share": "{:.0%}"})
+    assert shown["could fail"].tolist() == ["yes", "no"]
+    assert shown["could_fail_share"].tolist() == ["50%", "100%"]

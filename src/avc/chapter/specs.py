@@ -64,9 +64,13 @@ def _d_quantal(p: dict) -> None:
     check_seed("seed", p["seed"])
     check_at_least("n_beliefs", p["n_beliefs"], 1)
     check_at_least("n_random_priors", p["n_random_priors"], 1)
+    check_at_least("n_slow_priors", p["n_slow_priors"], 1)
+
+
+def _d_equilibria(p: dict) -> None:
+    check_seed("seed", p["seed"])
     check_at_least("n_games", p["n_games"], 1)
     check_number("quantal_lambda", p["quantal_lambda"], above=0, reason="Alice's rationality")
-    check_at_least("n_slow_priors", p["n_slow_priors"], 1)
 
 
 def _e_selection(p: dict) -> None:
@@ -209,6 +213,7 @@ CHAPTER_RULES: dict[str, Callable[[dict], None]] = {
     "b_model": _b_model,
     "c_competition": _c_competition,
     "d_quantal": _d_quantal,
+    "d_equilibria": _d_equilibria,
     "e_selection": _e_selection,
     "f_experiments": _f_experiments,
     "g_market": _g_market,

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import pandas as pd
 
-__all__ = ["COLUMNS", "formatted", "power_of_ten", "scientific", "shares_text", "yes_no"]
+__all__ = ["COLUMNS", "formatted", "power_of_ten", "scheme_table", "scientific", "shares_text", "yes_no"]
 
 SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 FIXED = re.compile(r"^\{:\.(\d+)f\}$")
@@ -65,6 +65,7 @@ COLUMNS: dict[str, tuple[str, Format]] = {
     "worst_loss": ("largest loss", "{:.3f}"),
     "max_share": ("share of 2ε", "{:.2f}"),
     "worst_equilibrium": ("worst equilibrium", "{:.3f}"),
+    "oblivious": ("oblivious", "{:.3f}"),
     "best_equilibrium": ("best equilibrium", "{:.3f}"),
     "no_information": ("no information", "{:.3f}"),
     "mean_delta": ("mean δ", "{:.3f}"),
@@ -114,8 +115,8 @@ def formatted(
 ) -> pd.DataFrame:
     """``table`` as the page shows it.
 
-    Every column is written with its format from ``formats``, else from :data:`COLUMNS`, else
-    left as it is (flags become yes/no), and headed by its label from ``labels``, else from
+    Every column is written with its format from ``formats``; else a column of flags as yes/no;
+    else with its format from :data:`COLUMNS`; else it is left as it is. Each is headed by its label from ``labels``, else from
     :data:`COLUMNS`, else by its own name. A fixed-point format (``"{:.3f}"``) rounds first.
     ``digits`` rounds every float column of the table before any format; ``index`` renames
     index entries (``{"valuable information": "valuable info"}``), ``index_formats`` writes an
@@ -127,7 +128,12 @@ def formatted(
         floats = shown.select_dtypes("float").columns
         shown[floats] = shown[floats].round(digits) + 0.0
     for column in shown.columns:
-        fmt = formats[column] if column in formats else COLUMNS.get(column, (None, None))[1]
+        if column in formats:
+            fmt = formats[column]
+        elif shown[column].dtype == bool:
+            fmt = None  # flags read yes/no
+        else:
+            fmt = COLUMNS.get(column, (None, None))[1]
         shown[column] = _written(shown[column], fmt)
     for level, write in (index_formats or {}).items():
         if isinstance(shown.index, pd.MultiIndex):
@@ -141,3 +147,16 @@ def formatted(
         shown = shown.rename_axis(names)
     headings = {c: labels.get(c, COLUMNS.get(c, (c, None))[0]) for c in shown.columns}
     return shown.rename(columns=headings)
+
+
+def scheme_table(schemes: Mapping, states: list[str], signals: list[str]) -> pd.DataFrame:
+    """Signalling schemes ``P(signal | state)`` side by side, one block of columns per sender,
+    each entry written exactly (a ``Fraction`` stays ``1/2``)::
+
+        scheme_table({"defence": scheme}, ["guilty", "innocent"], ["says guilty", "says innocent"])
+    """
+    blocks = {
+        name: pd.DataFrame([[str(x) for x in row] for row in scheme], index=states, columns=signals)
+        for name, scheme in schemes.items()
+    }
+    return pd.concat(blocks, axis=1).rename_axis("state")
