@@ -183,9 +183,7 @@ LECTURE_RULES = {
 }
 LECTURE_CHAPTERS = [p for p in NOTEBOOKS if re.fullmatch(r"[b-i]_\w+", p.stem)]
 # Chapters not yet converted: a chapter leaves this set when it meets the rules.
-LECTURE_RULES_PENDING = {
-    "g_market",
-}
+LECTURE_RULES_PENDING: set[str] = set()
 
 
 def lecture_counts(notebook) -> dict:
