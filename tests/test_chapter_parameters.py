@@ -91,7 +91,9 @@ def smallest_accepted(chapter: str) -> dict:
     smallest = {}
     for name, spec in chapter_parameters(chapter).items():
         if is_integer(spec["default"]) and name != "seed":
-            smallest[name] = next(v for v in range(0, 1000) if verdict(chapter, {name: v}) is None)
+            # the default where no other value is accepted (a live-only parameter in a replay)
+            accepted = (v for v in range(0, 1000) if verdict(chapter, {name: v}) is None)
+            smallest[name] = next(accepted, spec["default"])
     return smallest
 
 
