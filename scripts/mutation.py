@@ -76,6 +76,48 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "yes_probability",
         "mass[token] += float(np.exp(_field(alt, 'logprob'))) -> mass[token] -= float(np.exp(_field(alt, 'logprob')))",
     ): "both masses are negated, so their ratio, and whether their sum is zero, are unchanged",
+    ("fits", "_subsolve", "rhs = np.empty((n, 2)) -> rhs = np.empty((n, 3))"): (
+        "a third right-hand side is solved along with the two, and never read"
+    ),
+    (
+        "fits",
+        "_subsolve",
+        "abs(denominator) > 1e-12 * max(1.0, abs(sol[:, 0].sum())) -> "
+        "abs(denominator) >= 1e-12 * max(1.0, abs(sol[:, 0].sum()))",
+    ): "differs only when the denominator equals the guard exactly, and both branches solve the same equations",
+    ("fits", "_subsolve", "kkt = np.zeros((n + 1, n + 1)) -> kkt = np.zeros((n + 1, n + 2))"): (
+        "a zero column added to the bordered system: its minimum-norm least-squares solution puts 0 there "
+        "and is otherwise the same"
+    ),
+    (
+        "fits",
+        "active_set_qp",
+        "w[int(np.argmin(0.5 * np.diag(G) - b))] = 1.0 -> w[int(np.argmin(0.5 * np.diag(G) - b))] = 2.0",
+    ): "the start is replaced at once by the sub-solve on its one free variable, 1 on the simplex",
+    ("fits", "active_set_qp", "entering, w_before = (-1, w) -> entering, w_before = (-2, w)"): (
+        "both mean that no variable has entered yet: the test is entering >= 0"
+    ),
+    (
+        "fits",
+        "active_set_qp",
+        "steps = w_free[blocked] / np.maximum(w_free[blocked] - z_free[blocked], 1e-300) -> "
+        "steps = w_free[blocked] / np.maximum(w_free[blocked] - z_free[blocked], -1.0)",
+    ): (
+        "w - z > 0 for every free weight above tol, and a weight entering at 0 has step 0 either way; only "
+        "a warm start with a weight in (0, 1e-10] takes another step, to the same optimum"
+    ),
+    (
+        "fits",
+        "active_set_qp",
+        "nu = -float(np.mean(grad[active])) if simplex and active.any() else 0.0 -> "
+        "nu = -float(np.mean(grad[active])) if simplex or active.any() else 0.0",
+    ): (
+        "without the simplex the gradient on the free set is zero at each sub-problem's solution: its mean "
+        "is rounding, far below the KKT tolerance"
+    ),
+    ("fits", "add_agent", "multipliers[idx] = 0.0 -> multipliers[idx] = 1.0"): (
+        "the support's entries only need to be non-negative for the check min >= -tol * scale"
+    ),
 }
 
 COMPARE_SWAPS = {
@@ -192,16 +234,24 @@ def alternatives(node: ast.AST) -> list:
     return out
 
 
+SIMPLE_STATEMENTS = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Return, ast.Expr)
+
+
 def context_of(node: ast.AST, parents: dict) -> ast.AST:
-    """The code shown in a mutant's description: a constant with the expression around it."""
+    """The code shown in a mutant's description: its whole statement when that is a short
+    simple one, else the expression (a constant with the expression around it)."""
+    above = node
+    while above is not None and not isinstance(above, ast.stmt):
+        above = parents.get(id(above))
+    if isinstance(above, SIMPLE_STATEMENTS) and len(ast.unparse(above)) <= 110:
+        return above
     if not isinstance(node, ast.Constant):
         return node
     shown = node
     while isinstance(parents.get(id(shown)), ast.UnaryOp):
         shown = parents[id(shown)]
     parent = parents.get(id(shown))
-    shown_with = (ast.expr, ast.keyword, ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Return)
-    return parent if isinstance(parent, shown_with) else shown
+    return parent if isinstance(parent, (ast.expr, ast.keyword)) else shown
 
 
 def enumerate_mutants(source: str) -> tuple[ast.Module, list[Mutant]]:
@@ -215,9 +265,13 @@ def enumerate_mutants(source: str) -> tuple[ast.Module, list[Mutant]]:
             mutants.append(Mutant(len(mutants), site, choice, line, function or "<module>", ""))
             if reshape_infer(node, choice, parents):
                 mutants[-1].equivalent = RESHAPE
+    seen: dict[tuple[str, str], int] = {}
     for m in mutants:
         _, before, after = mutate(tree, m)
         m.description = f"{before} -> {after}"
+        seen[m.function, m.description] = seen.get((m.function, m.description), 0) + 1
+        if seen[m.function, m.description] > 1:  # the same change elsewhere in the function
+            m.description += f" (occurrence {seen[m.function, m.description]})"
     return tree, mutants
 
 
@@ -261,12 +315,10 @@ def mutate(tree: ast.Module, mutant: Mutant) -> tuple[str, str, str]:
                 for i, item in enumerate(value):
                     if item is node:
                         value[i] = replacement
-        after = short(replacement)
+        after = short(replacement if shown is node else shown)
     else:
         apply(node)
         after = short(shown)
-    if isinstance(node, ast.Return):
-        after = "return None"
     ast.fix_missing_locations(tree)
     return ast.unparse(tree) + "\n", before, after
 

@@ -13,6 +13,8 @@ from avc.fitting.curves import alignment_curve
 from avc.fitting.fits import METHODS, REFERENCE_METHODS, active_set_qp, fit_nnls, fit_simplex
 from avc.fitting.grid import grid_paths
 
+pytestmark = pytest.mark.timeout(60)
+
 
 def brute_force(X, y, simplex):
     """Enumerate supports: on each, the unconstrained (or sum-to-one) least-squares solution;
@@ -346,3 +348,215 @@ def test_fold_grams_by_difference_match_the_direct_ones(intercept):
     for key in direct[0]:
         expected = np.concatenate([d[key] for d in direct])
         assert np.allclose(fast[key], expected, rtol=1e-10, atol=1e-10 * np.abs(expected).max()), key
+
+
+# --- the active-set method at its tolerances, its path and its shortcuts ------------------------
+
+
+def test_kkt_tolerance_is_1e_10_on_the_scale_of_max_1_G_b():
+    # scale max(1, |G|, |b|) = 1: a multiplier of exactly -1e-10 is optimal, -1.5e-10 is not
+    G = np.diag([1.0, 0.5])
+    assert active_set_qp(G, np.array([1.0, 1e-10])).tolist() == [1.0, 0.0]
+    assert active_set_qp(G, np.array([1.0, 1.5e-10]))[1] == pytest.approx(3e-10, rel=1e-9)
+    # a small problem keeps the scale 1: a multiplier of -5e-11 is optimal there too
+    small = active_set_qp(G * 1e-3, np.array([1e-3, 5e-11]))
+    assert small.tolist() == [1.0, 0.0]
+
+
+def test_a_free_weight_at_the_tolerance_is_dropped():
+    # warm start on both agents; the second one's weight on the free set is exactly 1e-10 (= tol)
+    w = active_set_qp(np.eye(2), np.array([1.0, 1e-10]), w0=np.array([0.5, 0.5]))
+    assert w.tolist() == [1.0, 0.0]
+
+
+def recorded_subsolves(monkeypatch):
+    """The free sets of every sub-problem the active-set method solves, in order."""
+    from avc.fitting import fits
+
+    calls, solve = [], fits._subsolve
+
+    def spy(g, b, simplex):
+        calls.append(len(b))
+        return solve(g, b, simplex)
+
+    monkeypatch.setattr(fits, "_subsolve", spy)
+    return calls
+
+
+def test_the_step_stops_at_the_first_weight_to_reach_zero(monkeypatch):
+    # from (1/3, 1/3, 1/3) toward z = b = (1, -1, -2): the third weight reaches zero first (step
+    # 1/7; the second would at 1/4), so it alone is dropped; then the second, then the optimum
+    calls = recorded_subsolves(monkeypatch)
+    w = active_set_qp(np.eye(3), np.array([1.0, -1.0, -2.0]), w0=np.full(3, 1 / 3))
+    assert w.tolist() == [1.0, 0.0, 0.0]
+    assert calls == [3, 2, 1]
+
+
+def test_the_simplex_starts_at_the_best_single_agent():
+    # agent 0 is the target itself, agent 1 ten times it plus noise: the best vertex is agent 0,
+    # which is optimal, so one iteration suffices
+    rng = np.random.default_rng(0)
+    x0 = rng.uniform(0, 1, 30)
+    X = np.column_stack([x0, 10 * x0 + rng.normal(0, 0.1, 30), rng.uniform(0, 1, 30)])
+    w = active_set_qp(X.T @ X, X.T @ x0, simplex=True, max_iter=1)
+    assert w.tolist() == [1.0, 0.0, 0.0]
+
+
+def test_an_exactly_singular_block_is_solved_by_least_squares():
+    # agents 0 and 1 are the same (a singular Gram block, which np.linalg.solve refuses): with the
+    # simplex the unconstrained optimum puts 1.25 on them and -0.25 on agent 2, so agent 2 is
+    # dropped and the pair shares the weight; without it, the minimum-norm solution splits it
+    G = np.array([[1.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    b = np.array([2.0, 2.0, 0.5])
+    simplex = active_set_qp(G, b, simplex=True, w0=np.full(3, 1 / 3))
+    assert simplex == pytest.approx([0.5, 0.5, 0.0], abs=1e-12)
+    cone = active_set_qp(G, b, w0=np.full(3, 1 / 3))
+    assert cone == pytest.approx([1.0, 1.0, 0.5], abs=1e-12)
+
+
+def test_a_stall_on_the_first_variable_is_caught(monkeypatch):
+    """A sub-solver that always drops agent 0 when it is not alone: agent 0 is freed, dropped at
+    once with nothing moved, and then left out (agent 0 has index 0, the first there is)."""
+    from avc.fitting import fits
+
+    solve = fits._subsolve
+
+    def refuses_agent_0(g, b, simplex):
+        z, nu = solve(g, b, simplex)
+        if len(b) > 1:
+            z = z.copy()
+            z[0] = -1.0  # agent 0 is the first of any free set holding it (here: every one)
+        return z, nu
+
+    monkeypatch.setattr(fits, "_subsolve", refuses_agent_0)
+    assert fits.active_set_qp(np.eye(2), np.array([1.0, 2.0])).tolist() == [0.0, 2.0]
+
+
+def test_the_default_outer_cap_is_3n_plus_30(monkeypatch):
+    """A sub-solver that never settles (the last free agent always negative, the others moving a
+    little each time): nothing stalls, so only the cap stops it."""
+    from avc.fitting import fits
+
+    solve, calls = fits._subsolve, []
+
+    def restless(g, b, simplex):
+        calls.append(1)
+        z, nu = solve(g, b, simplex)
+        z = z * (1 + 1e-6 * len(calls))
+        if len(b) > 1:
+            z[-1] = -1.0
+        return z, nu
+
+    monkeypatch.setattr(fits, "_subsolve", restless)
+    with pytest.raises(RuntimeError, match=r"no optimum after max_iter = 39 iterations \(the cap, for 3 "):
+        fits.active_set_qp(np.eye(3), np.ones(3))
+
+
+def no_solver(monkeypatch):
+    """Make any call of the full active-set method or a sub-solve an error."""
+    from avc.fitting import fits
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the shortcut was not taken")
+
+    monkeypatch.setattr(fits, "active_set_qp", refuse)
+    monkeypatch.setattr(fits, "_subsolve", refuse)
+
+
+@pytest.mark.parametrize("simplex", [False, True])
+def test_add_agent_keeps_the_previous_optimum_for_one_row_of_G(monkeypatch, simplex):
+    from avc.fitting.fits import add_agent
+
+    rng = np.random.default_rng(2)
+    X = rng.uniform(0, 1, size=(50, 3))
+    y = X @ np.array([0.6, 0.4, 0.0])  # in the hull of the first two agents
+    X[:, 2] = -X[:, 2] - 5.0  # an agent against the target: weight zero
+    X = np.column_stack([X, -X[:, 1] - 5.0])  # another one joins last
+    G, b = X.T @ X, X.T @ y
+    previous = active_set_qp(G[:3, :3], b[:3], simplex=simplex)
+    assert previous[2] == 0.0  # a zero weight in the previous optimum: it is not in the support
+    expected = active_set_qp(G, b, simplex=simplex)
+    no_solver(monkeypatch)
+    w = add_agent(G, b, previous, simplex=simplex)
+    assert np.array_equal(w, np.append(previous, 0.0)) and np.allclose(w, expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("simplex", [False, True])
+def test_add_agent_lets_a_useful_agent_join_without_the_full_method(monkeypatch, simplex):
+    from avc.fitting.fits import add_agent
+
+    rng = np.random.default_rng(3)
+    X = rng.uniform(0, 1, size=(50, 3))
+    y = X @ np.array([0.5, 0.3, 0.2]) + rng.normal(0, 0.01, 50)
+    G, b = X.T @ X, X.T @ y
+    previous = active_set_qp(G[:2, :2], b[:2], simplex=simplex)
+    expected = active_set_qp(G, b, simplex=simplex)
+    assert np.all(previous > 0) and np.all(expected > 0)
+    no_solver_but_subsolve(monkeypatch)
+    assert np.allclose(add_agent(G, b, previous, simplex=simplex), expected, atol=1e-12)
+    first = add_agent(G[:1, :1], b[:1], np.zeros(0), simplex=simplex)  # K = 1: the full method
+    assert np.allclose(first, [1.0] if simplex else [b[0] / G[0, 0]])
+
+
+def no_solver_but_subsolve(monkeypatch):
+    """Make a call of the full active-set method with a warm start an error (K = 1 may call it)."""
+    from avc.fitting import fits
+
+    full = fits.active_set_qp
+
+    def only_cold(G, b, simplex=False, w0=None, **kwargs):
+        if w0 is not None:
+            raise AssertionError("the shortcut was not taken")
+        return full(G, b, simplex=simplex, **kwargs)
+
+    monkeypatch.setattr(fits, "active_set_qp", only_cold)
+
+
+def test_add_agent_at_its_tolerance():
+    from avc.fitting.fits import add_agent
+
+    # the new agent's multiplier is exactly -1e-10 (scale 1): the previous optimum stays
+    G = np.diag([1.0, 0.5])
+    assert add_agent(G, np.array([1.0, 1e-10]), np.array([1.0]), simplex=False).tolist() == [1.0, 0.0]
+    # -1.5e-10 is beyond it: the agent joins
+    joined = add_agent(G, np.array([1.0, 1.5e-10]), np.array([1.0]), simplex=False)
+    assert joined[1] == pytest.approx(3e-10, rel=1e-9)
+    # the scale is max(1, |G|, |b|): 2 here, so -2e-10 is within it; 1 for a small problem
+    G2 = np.diag([2.0, 1.0])
+    assert add_agent(G2, np.array([2.0, 2e-10]), np.array([1.0]), simplex=False).tolist() == [1.0, 0.0]
+    small = add_agent(G * 1e-3, np.array([1e-3, 5e-11]), np.array([1.0]), simplex=False)
+    assert small.tolist() == [1.0, 0.0]
+
+
+def test_check_xy_and_random_folds_at_their_boundaries():
+    from avc.fitting.fits import check_xy, random_folds
+
+    with pytest.raises(ValueError, match=r"X must be \(n_items, n_agents\)"):
+        check_xy(np.ones((4, 2)), np.ones(3))  # a 2-D X, a y of the wrong length
+    with pytest.raises(ValueError, match=r"X must be \(n_items, n_agents\)"):
+        check_xy(np.ones(4), np.ones(4))
+    rng = np.random.default_rng(0)
+    for n_folds in (2, 7):  # 2 and n_items are allowed
+        folds = random_folds(7, n_folds, rng)
+        assert len(folds) == n_folds and sorted(np.concatenate(folds).tolist()) == list(range(7))
+        assert max(map(len, folds)) - min(map(len, folds)) <= 1
+    for n_folds in (1, 8):
+        with pytest.raises(ValueError, match="n_folds must be between 2 and the number of items"):
+            random_folds(7, n_folds, rng)
+    again = random_folds(10, 3, np.random.default_rng(5))
+    assert all(np.array_equal(a, b) for a, b in zip(again, random_folds(10, 3, np.random.default_rng(5))))
+
+
+def test_the_sub_solve_uses_least_squares_only_for_a_singular_block(monkeypatch):
+    # a generic problem is solved by np.linalg.solve alone (the bordered least-squares system is
+    # the fallback for singular blocks: slower, and not needed here)
+    def refuse(*args, **kwargs):
+        raise AssertionError("lstsq called on a non-singular block")
+
+    rng = np.random.default_rng(4)
+    X = rng.uniform(0, 1, size=(40, 5))
+    y = X @ rng.dirichlet(np.ones(5))
+    expected = fit_simplex(X, y)
+    monkeypatch.setattr(np.linalg, "lstsq", refuse)
+    assert np.array_equal(fit_simplex(X, y), expected)
+    fit_nnls(X, y)

@@ -8,6 +8,8 @@ from avc.fitting.curves import alignment_curve
 from avc.fitting.fits import METHODS
 from avc.fitting.holdout import bootstrap_gain, gain_table, held_out_mse, out_of_fold_predictions
 
+pytestmark = pytest.mark.timeout(60)
+
 
 def panel(n_items=60, n_agents=6, seed=0):
     rng = np.random.default_rng(seed)

@@ -8,6 +8,8 @@ import pytest
 from avc.theory import concavification, persuasion
 from avc.theory.examples import courtroom, courtroom_utilities
 
+pytestmark = pytest.mark.timeout(60)
+
 # Kamenica-Gentzkow's prosecutor: states (guilty, innocent), actions (acquit, convict);
 # the judge wants the right verdict, the prosecutor wants a conviction.
 JUDGE = np.array([[0.0, 1.0], [1.0, 0.0]])
@@ -219,3 +221,30 @@ def test_quantal_benchmark_with_two_signals_beats_a_different_grid_and_the_old_p
         prior, u, 10.0, persuasion.deterministic_schemes(3, 2)
     ).max()
     assert value > partitions + 5e-4 and 0.05 < scheme[2, 0] < 0.95
+
+
+def test_priors_and_schemes_at_their_boundaries():
+    # zeros are probabilities; a sum off by the tolerance (1e-9) itself is accepted, exactly
+    assert persuasion.check_prior([0.0, 1.0]).tolist() == [0.0, 1.0]
+    edge = [Fraction(1, 2), Fraction(1, 2) + Fraction(1e-9)]
+    assert list(persuasion.check_prior(persuasion.as_exact(edge))) == edge
+    with pytest.raises(ValueError, match="probability vector"):
+        persuasion.check_prior(persuasion.as_exact([Fraction(1, 2), Fraction(1, 2) + 2 * Fraction(1e-9)]))
+    with pytest.raises(ValueError, match="probability vector"):
+        persuasion.check_prior([-0.1, 1.1])
+    assert persuasion.check_scheme(np.array([[0.0, 1.0], [1.0, 0.0]]), 2).shape == (2, 2)
+    exact_row = persuasion.as_exact([[Fraction(1, 2), Fraction(1, 2) + Fraction(1e-9)], [1, 0]])
+    assert persuasion.check_scheme(exact_row, 2).shape == (2, 2)
+    with pytest.raises(ValueError, match="probability distribution over signals"):
+        persuasion.check_scheme(np.array([[1.2, -0.2], [1.0, 0.0]]), 2)
+
+
+def test_a_quantal_receiver_over_a_signal_never_sent():
+    # no information with two signal columns: the second signal has probability zero; Alice's
+    # quantal play there is irrelevant, and her law over (action, state) is the no-information one
+    prior, u, lam = np.array([0.3, 0.7]), np.array([[1.0, 0.0], [0.0, 1.0]]), 2.0
+    joint = persuasion.induced_outcome(prior, [persuasion.no_information(2, 2)], u, lam=lam)
+    p = np.exp(lam * (u @ prior)) / np.exp(lam * (u @ prior)).sum()
+    assert np.allclose(joint, p[:, None] * prior[None, :], atol=1e-15)
+    policy = persuasion.receiver_policy(prior[:, None] * persuasion.no_information(2, 2), u, lam)
+    assert np.allclose(policy[:, 1], 0.5)  # the profile that never occurs: uniform
