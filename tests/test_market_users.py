@@ -234,7 +234,7 @@ def test_utility_table_lists_every_agent_and_user():
     table = utility_table(betting_markets(), betting_population())
     assert table.shape == (10, 6)
     assert table.loc[("users", "the centre")].tolist() == [1.0, 0.0, 0.0, 1.0, 0.55, 0.55]
-    assert table.loc[("opposite biases", "agent 1"), ("bet on state 0", "state 0")] == 1.5
+    assert table.loc[("opposite biases", "agent 1"), ("bet on 0", "y = 0")] == 1.5
 
 
 def test_the_words_that_depend_on_the_numbers():

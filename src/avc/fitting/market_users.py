@@ -270,7 +270,8 @@ def utility_table(markets: Mapping[str, np.ndarray], population: Mapping[str, np
             rows[(market, f"agent {i + 1}")] = np.asarray(utility).ravel()
     for name, utility in population.items():
         rows[("users", name)] = np.asarray(utility).ravel()
-    columns = pd.MultiIndex.from_product([ACTIONS, ["state 0", "state 1"]], names=["action", "state"])
+    short = [name.replace(" state ", " ") for name in ACTIONS]  # "bet on 0": the table fits the column
+    columns = pd.MultiIndex.from_product([short, ["y = 0", "y = 1"]], names=["action", "state"])
     index = pd.MultiIndex.from_tuples(list(rows), names=["who", "name"])
     return pd.DataFrame(list(rows.values()), index=index, columns=columns)
 
