@@ -28,19 +28,25 @@ def chapter_prefix(docname: str) -> tuple[str, ...]:
 
 
 def renumber_per_chapter(toc_fignumbers: dict) -> dict:
-    """Restart every type's numbering in every page, keeping the page's own order."""
-    renumbered = {}
+    """Number every type within each chapter from 1, in the book's order. A chapter may span
+    pages (``d_quantal`` and ``d_equilibria`` are both Chapter D): its pages share one count,
+    ordered by Sphinx's book-wide numbers, so D's continuation goes on from D's last box. A page
+    that is not a chapter is numbered on its own."""
+    groups: dict[tuple, list] = {}
     for docname, by_type in toc_fignumbers.items():
         prefix = chapter_prefix(docname)
-        renumbered[docname] = {
-            figtype: {
-                node_id: prefix + (position,)
-                for position, node_id in enumerate(
-                    sorted(numbers, key=numbers.__getitem__), start=1
-                )
-            }
-            for figtype, numbers in by_type.items()
-        }
+        for figtype, numbers in by_type.items():
+            key = (prefix or (docname,), figtype)
+            groups.setdefault(key, []).extend(
+                (number, docname, node_id) for node_id, number in numbers.items()
+            )
+    renumbered = {
+        docname: {figtype: {} for figtype in by_type} for docname, by_type in toc_fignumbers.items()
+    }
+    for (prefix, figtype), entries in groups.items():
+        shown = prefix if chapter_prefix(entries[0][1]) else ()
+        for position, (_, docname, node_id) in enumerate(sorted(entries), start=1):
+            renumbered[docname][figtype][node_id] = shown + (position,)
     return renumbered
 
 

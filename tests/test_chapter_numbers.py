@@ -42,3 +42,17 @@ def test_book_wide_numbers_restart_per_chapter_in_the_page_order():
         },
         "book/intro": {"figure": {"fig-b": (1,), "fig-a": (2,)}},
     }
+
+
+def test_a_chapter_over_two_pages_shares_one_count():
+    """Chapter D spans d_quantal and d_equilibria: the continuation goes on from D's last box."""
+    book_wide = {
+        "book/d_quantal": {"exercise": {"ex-d1": (5,), "ex-d2": (6,)}, "theorem": {"thm-d3": (3,)}},
+        "book/d_equilibria": {"exercise": {"ex-d3": (7,), "ex-d4": (8,)}, "theorem": {"thm-d5": (5,)}},
+        "book/e_selection": {"exercise": {"ex-e1": (9,)}},
+    }
+    renumbered = chapter_numbers.renumber_per_chapter(book_wide)
+    assert renumbered["book/d_quantal"]["exercise"] == {"ex-d1": ("D", 1), "ex-d2": ("D", 2)}
+    assert renumbered["book/d_equilibria"]["exercise"] == {"ex-d3": ("D", 3), "ex-d4": ("D", 4)}
+    assert renumbered["book/d_equilibria"]["theorem"] == {"thm-d5": ("D", 2)}
+    assert renumbered["book/e_selection"]["exercise"] == {"ex-e1": ("E", 1)}

@@ -164,12 +164,39 @@ def network_resources(
     return problems
 
 
-def box_numbers(soup: BeautifulSoup, page: Path | None = None) -> list[str]:
-    """Boxes (exercises, theorems, definitions, ...) not numbered 1, 2, ... within the page, with
-    the chapter's letter in front on a chapter page (``f_experiments.html``: Exercise F.1)."""
+def box_counts(soup: BeautifulSoup) -> dict[str, int]:
+    """How many boxes of each kind a page numbers."""
+    counts: dict[str, int] = {}
+    for caption in soup.find_all("span", class_="caption-number"):
+        kind = caption.get_text(" ", strip=True).rpartition(" ")[0]
+        counts[kind] = counts.get(kind, 0) + 1
+    return counts
+
+
+def earlier_boxes(page: Path, html_dir: Path) -> dict[str, int]:
+    """The boxes of each kind on the pages before ``page`` in the table of contents that belong to
+    its chapter (Chapter D spans d_quantal and d_equilibria: the second goes on counting)."""
+    order = re.findall(r"file:\s*(\S+)", (REPO_ROOT / "_toc.yml").read_text())
+    name = page.relative_to(html_dir).with_suffix("").as_posix()
+    match = re.match(r"([a-z])_", page.name)
+    if not match or name not in order:
+        return {}
+    counts: dict[str, int] = {}
+    for earlier in order[: order.index(name)]:
+        path = html_dir / f"{earlier}.html"
+        if re.match(rf"{match.group(1)}_", Path(earlier).name) and path.is_file():
+            for kind, n in box_counts(BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")).items():
+                counts[kind] = counts.get(kind, 0) + n
+    return counts
+
+
+def box_numbers(soup: BeautifulSoup, page: Path | None = None, before: dict | None = None) -> list[str]:
+    """Boxes (exercises, theorems, definitions, ...) not numbered 1, 2, ... within the chapter, with
+    the chapter's letter in front on a chapter page (``f_experiments.html``: Exercise F.1);
+    ``before``: the boxes of each kind on the chapter's earlier pages, which the count goes on from."""
     match = re.match(r"([a-z])_", page.name) if page is not None else None
     prefix = f"{match.group(1).upper()}." if match else ""
-    seen: dict[str, int] = {}
+    seen: dict[str, int] = dict(before or {})
     problems = []
     for caption in soup.find_all("span", class_="caption-number"):
         kind, _, number = caption.get_text(" ", strip=True).rpartition(" ")
@@ -188,7 +215,7 @@ def check_page(html: str, html_dir: Path | None = None, page: Path | None = None
         + wide_output_lines(soup)
         + wide_figures(soup, html_dir=html_dir)
         + network_resources(soup, html_dir, page)
-        + box_numbers(soup, page)
+        + box_numbers(soup, page, earlier_boxes(page, html_dir) if html_dir is not None and page else None)
     )
 
 
