@@ -266,8 +266,8 @@ def utility_table(markets: Mapping[str, np.ndarray], population: Mapping[str, np
     one column per (action, state)."""
     rows = {}
     for market, agents in markets.items():
-        for i, utility in enumerate(agents):
-            rows[(market, f"agent {i + 1}")] = np.asarray(utility).ravel()
+        for i, utility in enumerate(agents):  # "bias to safety": the table fits the column
+            rows[(market.replace(" toward ", " to "), f"agent {i + 1}")] = np.asarray(utility).ravel()
     for name, utility in population.items():
         rows[("users", name)] = np.asarray(utility).ravel()
     short = [name.replace(" state ", " ") for name in ACTIONS]  # "bet on 0": the table fits the column
