@@ -118,7 +118,68 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
     ("fits", "add_agent", "multipliers[idx] = 0.0 -> multipliers[idx] = 1.0"): (
         "the support's entries only need to be non-negative for the check min >= -tol * scale"
     ),
+    ("persuasion", "grid_schemes", "resolution + 1 -> resolution + 2"): (
+        "a part equal to resolution + 1 cannot be in a composition of resolution: the same rows are kept"
+    ),
+    (
+        "persuasion",
+        "optimal_scheme",
+        "row[:, a] = p * (u[alt] - u[a] + (margin if alt < a else 0.0)) -> "
+        "row[:, a] = p * (u[alt] - u[a] + (margin if alt <= a else 0.0))",
+    ): "the loop skips alt == a, so alt < a and alt <= a agree on every row built",
+    ("persuasion", "optimal_scheme", "(0, 1) -> (0, 2)"): (
+        "entries are non-negative and every row sums to one, so the upper bound 1 (or 2) never binds"
+    ),
+    (
+        "persuasion",
+        "optimal_scheme",
+        "scheme = np.clip(result.x.reshape(n_states, n_actions), 0, 1) + 0.0 -> "
+        "scheme = np.clip(result.x.reshape(n_states, n_actions), 0, 2) + 0.0",
+    ): "no entry exceeds 1 but by the solver's tolerance (rows sum to one), and rows are renormalised",
 }
+ROW_FACTOR = "a positive factor on a row of the scheme, which the final division by the row's sum removes"
+ONE_POSTERIOR = (
+    "with one posterior the mean constraint pins the polish to the prior, and with one state the grid has "
+    "one point: the polish cannot improve the value, and is kept only if it does"
+)
+SCHEME = "scheme = weights[None, :] * posteriors.T"
+for before, after, reason in [
+    (
+        f"{SCHEME} / np.where(p > 0, p, 1.0)[:, None]",
+        f"{SCHEME} * np.where(p > 0, p, 1.0)[:, None]",
+        ROW_FACTOR,
+    ),
+    (
+        f"{SCHEME} / np.where(p > 0, p, 1.0)[:, None]",
+        f"{SCHEME} / np.where(p > 1, p, 1.0)[:, None]",
+        ROW_FACTOR,
+    ),
+    (
+        f"{SCHEME} / np.where(p > 0, p, 1.0)[:, None]",
+        f"{SCHEME} / np.where(p > 0, p, 2.0)[:, None]",
+        "the rows of states of prior zero are overwritten on the next line",
+    ),
+    ("scheme[p <= 0, 0] = 1.0", "scheme[p <= 0, 0] = 2.0", ROW_FACTOR),
+]:
+    EQUIVALENT["concavification", "_scheme_from_posteriors", f"{before} -> {after}"] = reason
+for description in [
+    "len(support) > 1 and n > 1 -> len(support) > 1 or n > 1",
+    "len(support) > 1 -> len(support) >= 1",
+    "len(support) > 1 -> len(support) > 0",
+    "n > 1 -> n >= 1",
+    "n > 1 -> n > 0",
+]:
+    EQUIVALENT["concavification", "quantal_concavification", description] = ONE_POSTERIOR
+EQUIVALENT[
+    "concavification",
+    "quantal_concavification",
+    "support = np.flatnonzero(result.x > 1e-12) -> support = np.flatnonzero(result.x >= 1e-12)",
+] = "differs only for an LP weight of exactly 1e-12"
+EQUIVALENT[
+    "concavification",
+    "quantal_scheme_values",
+    "q = joint / np.where(mass > 0, mass, 1.0)[:, None, :] -> q = joint / np.where(mass > 0, mass, 2.0)[:, None, :]",
+] = "where a signal's mass is zero its joint column is zero too: 0 / 1 and 0 / 2 are both 0"
 
 COMPARE_SWAPS = {
     ast.Lt: (ast.LtE, ast.GtE),

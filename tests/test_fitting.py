@@ -560,3 +560,26 @@ def test_the_sub_solve_uses_least_squares_only_for_a_singular_block(monkeypatch)
     monkeypatch.setattr(np.linalg, "lstsq", refuse)
     assert np.array_equal(fit_simplex(X, y), expected)
     fit_nnls(X, y)
+
+
+def test_alignment_curve_defaults_are_the_papers_protocol():
+    # 100 permutations, 5 folds, seed 0, every K, no offset, one shared fold split
+    rng = np.random.default_rng(6)
+    X, y = rng.uniform(size=(30, 3)), rng.uniform(size=30)
+    default = alignment_curve(X, y)
+    explicit = alignment_curve(
+        X, y, ks=[1, 2, 3], n_perms=100, n_folds=5, seed=0, intercept=False, fold_split="shared"
+    )
+    pd.testing.assert_frame_equal(default, explicit)
+    assert default.permutation.nunique() == 100 and sorted(default.K.unique()) == [1, 2, 3]
+
+
+def test_agent_counts_at_their_boundaries():
+    from avc.fitting.curves import agent_counts
+
+    assert agent_counts(None, 3) == [1, 2, 3]
+    assert agent_counts([3, 1, 3], 3) == [1, 3]  # sorted, each once
+    assert agent_counts([1], 1) == [1]
+    for ks, shown in (([0, 2], "0..2"), ([1, 4], "1..4"), ([], "None..None")):
+        with pytest.raises(ValueError, match=f"every K must lie in 1..3; got {shown}"):
+            agent_counts(ks, 3)

@@ -1,5 +1,6 @@
 """avc.persuasion on cases with known answers."""
 
+import warnings
 from fractions import Fraction
 
 import numpy as np
@@ -21,6 +22,7 @@ def test_kamenica_gentzkow_prosecutor():
     assert solution.sender_value == pytest.approx(0.6)  # conviction probability 0.6
     # always "convict" when guilty; "convict" w.p. 3/7 when innocent
     assert solution.scheme == pytest.approx(np.array([[0.0, 1.0], [4 / 7, 3 / 7]]), abs=1e-7)
+    assert not np.signbit(solution.scheme).any()  # the solver's -0.0 is not passed on
     assert solution.receiver_value == pytest.approx(0.3 + 0.7 * 4 / 7)
 
 
@@ -248,3 +250,93 @@ def test_a_quantal_receiver_over_a_signal_never_sent():
     assert np.allclose(joint, p[:, None] * prior[None, :], atol=1e-15)
     policy = persuasion.receiver_policy(prior[:, None] * persuasion.no_information(2, 2), u, lam)
     assert np.allclose(policy[:, 1], 0.5)  # the profile that never occurs: uniform
+
+
+def test_grids_and_partitions_at_their_smallest():
+    # resolution 1: the deterministic schemes (in another order)
+    grid = sorted(s.tolist() for s in persuasion.grid_schemes(2, 2, 1))
+    assert grid == sorted(s.tolist() for s in persuasion.deterministic_schemes(2, 2)) and len(grid) == 4
+    with pytest.raises(ValueError, match="resolution must be a positive integer"):
+        persuasion.grid_schemes(2, 2, 0)
+    assert [s.tolist() for s in persuasion.partition_schemes(1)] == [[[1.0]]]
+    with pytest.raises(ValueError, match="n_states must be positive"):
+        persuasion.partition_schemes(0)
+
+
+def test_optimal_schemes_are_renormalised_rows():
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        prior, v, u = rng.dirichlet(np.ones(3)), rng.uniform(size=(3, 3)), rng.uniform(size=(3, 3))
+        scheme = persuasion.optimal_scheme(prior, v, u).scheme
+        assert np.abs(scheme.sum(axis=1) - 1).max() <= 2**-53 and scheme.min() >= 0
+
+
+# --- the quantal concavification at its edges, and its numbers pinned ---------------------------
+
+
+def test_simplex_grid_at_its_smallest():
+    assert concavification.simplex_grid(1, 5).tolist() == [[1.0]]  # one state: one point
+    assert concavification.simplex_grid(1, 1).tolist() == [[1.0]]
+    assert sorted(concavification.simplex_grid(3, 1).tolist()) == sorted(np.eye(3).tolist())
+    for n_states, resolution in ((0, 3), (2, 0)):
+        with pytest.raises(ValueError, match="need n_states >= 1 and resolution >= 1"):
+            concavification.simplex_grid(n_states, resolution)
+
+
+def test_quantal_concavification_refuses_what_it_cannot_grid():
+    prior, u = np.full(2, 0.5), np.eye(2)
+    for lam in (-1.0, np.inf, np.nan):
+        with pytest.raises(ValueError, match="finite non-negative"):
+            concavification.quantal_concavification(prior, u, lam)
+    six = concavification.quantal_concavification(np.full(6, 1 / 6), np.eye(6), 4.0, resolution=2)
+    assert six.value <= six.upper_bound
+    with pytest.raises(ValueError, match="at most 6 states"):
+        concavification.quantal_concavification(np.full(7, 1 / 7), np.eye(7), 4.0, resolution=2)
+
+
+def test_a_uniform_player_gains_nothing_from_information():
+    # λ = 0 (and a small λ) are allowed; at λ = 0 Alice plays uniformly whatever she believes, so
+    # her value is the mean over actions at the prior, with or without information
+    prior, u = np.array([0.2, 0.5, 0.3]), np.array([[1.0, 0.0, 0.2], [0.0, 1.0, 0.4]])
+    zero = concavification.quantal_concavification(prior, u, 0.0, resolution=10)
+    assert zero.value == pytest.approx(float((u @ prior).mean()), abs=1e-12)
+    assert concavification.quantal_concavification(prior, u, 0.5, resolution=10).value >= zero.value - 1e-12
+
+
+def test_a_state_of_prior_zero_is_sent_to_signal_0_without_warnings():
+    prior, u = np.array([0.0, 0.4, 0.6]), np.array([[1.0, 0.0, 0.3], [0.0, 1.0, 0.6], [0.2, 0.2, 0.9]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no division by the zero probability
+        best = concavification.quantal_concavification(prior, u, 6.0, resolution=20)
+    assert best.scheme[0, 0] == 1.0 and np.all(best.scheme[0, 1:] == 0.0)
+    assert np.allclose(best.scheme.sum(axis=1), 1.0, rtol=0, atol=1e-15)
+    realised = persuasion.utility_under(persuasion.induced_outcome(prior, [best.scheme], u, 6.0), u)
+    assert realised == pytest.approx(best.value, abs=1e-12)
+
+
+# Regression values of the current method on seeded instances: value and certificate for 1-4
+# states (default resolutions), and the benchmark with a signal limit. A change in the grids, the
+# polish or the certificate's terms moves them; the checks above say whether it is still right.
+CONCAVIFICATION_VALUES = {
+    1: (0.9433448141305081, 2.3132046047951866),
+    2: (0.8599721263363994, 0.8608868733382885),
+    3: (0.911234770578487, 0.9450294997367805),
+    4: (0.8516774025016847, 1.3854050135194491),
+}
+LIMITED_SIGNAL_VALUES = {(3, 2): 0.7359032040872029, (4, 2): 0.830221799753964, (4, 3): 0.6781022854075764}
+
+
+def test_quantal_concavification_regression_values():
+    rng = np.random.default_rng(12)
+    for n, (value, upper) in CONCAVIFICATION_VALUES.items():
+        prior, u = rng.dirichlet(np.ones(n)), rng.uniform(size=(3, n))
+        best = concavification.quantal_concavification(prior, u, 8.0)
+        assert best.value == pytest.approx(value, rel=1e-9, abs=1e-12), n
+        assert best.upper_bound == pytest.approx(upper, rel=1e-9), n
+        assert abs(best.weights.sum() - 1) <= 2**-52 and np.allclose(best.posteriors.sum(axis=1), 1)
+        assert best.weights @ best.posteriors == pytest.approx(prior, abs=1e-12)  # Bayes plausible
+    for (n, k), value in LIMITED_SIGNAL_VALUES.items():
+        prior, u = rng.dirichlet(np.ones(n)), rng.uniform(size=(3, n))
+        got, scheme = concavification.aligned_value(prior, u, n_signals=k, lam=8.0)
+        assert got == pytest.approx(value, rel=1e-9), (n, k)
+        assert scheme.shape == (n, k) and np.allclose(scheme.sum(axis=1), 1)
