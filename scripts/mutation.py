@@ -53,7 +53,7 @@ MODULES = {
     "alignment": ("src/avc/theory/alignment.py", ["tests/test_alignment.py"], 200),
     "fits": ("src/avc/fitting/fits.py", ["tests/test_fitting.py", "tests/test_solver_caps.py"], 200),
     "curves": ("src/avc/fitting/curves.py", ["tests/test_fitting.py"], 200),
-    "grid": ("src/avc/fitting/grid.py", ["tests/test_fitting.py"], 40),
+    "grid": ("src/avc/fitting/grid.py", ["tests/test_fitting.py", "tests/test_grid_cap.py"], 40),
     "persuasion": ("src/avc/theory/persuasion.py", ["tests/test_persuasion.py"], 200),
     "concavification": ("src/avc/theory/concavification.py", ["tests/test_persuasion.py"], 200),
     "games": ("src/avc/theory/games.py", ["tests/test_games.py", "tests/test_solver_caps.py"], 200),
@@ -175,6 +175,32 @@ EQUIVALENT[
     "quantal_concavification",
     "support = np.flatnonzero(result.x > 1e-12) -> support = np.flatnonzero(result.x >= 1e-12)",
 ] = "differs only for an LP weight of exactly 1e-12"
+EQUIVALENT["concavification", "simplex_grid", "n_states == 1 -> n_states == 0"] = (
+    "the general construction gives the same single point [1.0] for one state"
+)
+EQUIVALENT[
+    "concavification",
+    "quantal_concavification",
+    "m *= (p / np.where(m.sum(axis=0) > 0, m.sum(axis=0), 1.0))[None, :] -> "
+    "m *= (p / np.where(m.sum(axis=0) > 0, m.sum(axis=0), 2.0))[None, :]",
+] = "the factor applies to a column of m that sums to zero, hence is zero: any factor leaves it zero"
+OVERLAP = (
+    "chunks that overlap by one candidate: every candidate is still scored, and the first of the best is "
+    "kept (argmax within a chunk, a strict > across chunks)"
+)
+EQUIVALENT[
+    "concavification",
+    "_quantal_limited_signals",
+    "range(0, len(candidates), 20000) -> range(0, len(candidates), 19999)",
+] = OVERLAP
+EQUIVALENT[
+    "concavification",
+    "_quantal_limited_signals",
+    "chunk = candidates[start:start + 20000] -> chunk = candidates[start:start + 20001]",
+] = OVERLAP
+EQUIVALENT["concavification", "_quantal_limited_signals", "(0, 1) -> (0, 2)"] = (
+    "entries are non-negative and every row is held to sum to one, so the upper bound 1 (or 2) never binds"
+)
 EQUIVALENT[
     "concavification",
     "quantal_scheme_values",
@@ -352,9 +378,22 @@ def reshape_infer(node: ast.AST, choice: int, parents: dict) -> bool:
     )
 
 
+# whole functions whose mutants are equivalent
+EQUIVALENT_FUNCTIONS = {
+    (
+        "grid",
+        "njit",
+    ): "the stand-in decorator is defined only when numba is missing, and numba is a requirement",
+}
+
+
 def equivalence(name: str, m: Mutant) -> str | None:
     """Why the mutant is equivalent, or None."""
-    return m.equivalent or EQUIVALENT.get((name, m.function, m.description))
+    return (
+        m.equivalent
+        or EQUIVALENT.get((name, m.function, m.description))
+        or EQUIVALENT_FUNCTIONS.get((name, m.function.split(".")[0]))
+    )
 
 
 def mutate(tree: ast.Module, mutant: Mutant) -> tuple[str, str, str]:

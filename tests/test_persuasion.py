@@ -323,7 +323,11 @@ CONCAVIFICATION_VALUES = {
     3: (0.911234770578487, 0.9450294997367805),
     4: (0.8516774025016847, 1.3854050135194491),
 }
-LIMITED_SIGNAL_VALUES = {(3, 2): 0.7359032040872029, (4, 2): 0.830221799753964, (4, 3): 0.6781022854075764}
+# instances where the best scheme with a signal limit is randomised (not a partition), so that its
+# value depends on the grid of schemes and on the polish: (states, signals, seed, draws) -> value
+LIMITED_SIGNAL_VALUES = {(4, 2, 100, 22): 0.7497885243102345, (4, 3, 100, 2): 0.8186354255899845}
+SPLIT_PRIOR = np.array([0.12, 0.192, 0.688])  # the randomised split of the test above
+SPLIT_USER = np.array([[0.633, 0.007, 0.763], [0.961, 0.845, 0.817], [0.474, 0.735, 0.489]])
 
 
 def test_quantal_concavification_regression_values():
@@ -335,8 +339,28 @@ def test_quantal_concavification_regression_values():
         assert best.upper_bound == pytest.approx(upper, rel=1e-9), n
         assert abs(best.weights.sum() - 1) <= 2**-52 and np.allclose(best.posteriors.sum(axis=1), 1)
         assert best.weights @ best.posteriors == pytest.approx(prior, abs=1e-12)  # Bayes plausible
-    for (n, k), value in LIMITED_SIGNAL_VALUES.items():
-        prior, u = rng.dirichlet(np.ones(n)), rng.uniform(size=(3, n))
-        got, scheme = concavification.aligned_value(prior, u, n_signals=k, lam=8.0)
+        assert np.abs(best.scheme.sum(axis=1) - 1).max() <= 2**-52
+    for (n, k, seed, draws), value in LIMITED_SIGNAL_VALUES.items():
+        rng = np.random.default_rng(seed)
+        for _ in range(draws):
+            prior, u = rng.dirichlet(np.ones(n)), rng.uniform(size=(3, n))
+        got, scheme = concavification.aligned_value(prior, u, n_signals=k, lam=10.0)
         assert got == pytest.approx(value, rel=1e-9), (n, k)
         assert scheme.shape == (n, k) and np.allclose(scheme.sum(axis=1), 1)
+        assert ((scheme > 0.02) & (scheme < 0.98)).sum() >= 2  # randomised indeed
+    got, scheme = concavification.aligned_value(SPLIT_PRIOR, SPLIT_USER, n_signals=2, lam=10.0)
+    assert got == pytest.approx(0.8156174507207004, rel=1e-9)
+    assert scheme[2, 0] == pytest.approx(0.8264, abs=1e-4)
+
+
+def test_aligned_value_with_a_signal_per_state_is_the_concavification_and_one_signal_no_information():
+    prior, u = np.array([0.2, 0.3, 0.5]), np.array([[1.0, 0.0, 0.3], [0.0, 1.0, 0.6], [0.2, 0.2, 0.9]])
+    value, scheme = concavification.aligned_value(prior, u, n_signals=3, lam=6.0)
+    best = concavification.quantal_concavification(prior, u, 6.0)
+    assert value == best.value and np.array_equal(scheme, best.scheme)
+    # one signal is no information, for any number of states (the grid search stops at four)
+    prior5, u5 = np.full(5, 0.2), np.eye(5)
+    value, scheme = concavification.aligned_value(prior5, u5, n_signals=1, lam=3.0)
+    assert scheme.shape == (5, 1) and value == pytest.approx(0.2, abs=1e-12)  # uniform play, 1/5
+    with pytest.raises(ValueError, match="n_signals must be a positive integer"):
+        concavification.aligned_value(prior, u, n_signals=0)
