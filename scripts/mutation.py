@@ -409,6 +409,33 @@ EQUIVALENT.update(
     }
 )
 
+EQUIVALENT.update(
+    {
+        ("grid", "_chol_append", "L[s, i] = 0.0 -> L[s, i] = 1.0"): (
+            "row s lies beyond the support: nothing reads it before the next agent to join overwrites it"
+        ),
+        ("grid", "_chol_delete", "s - 1 -> s - 0 (occurrence 3)"): (
+            "the rotations then also turn the stale copy of the last row, which is cleared just after"
+        ),
+        ("grid", "_chol_delete", "fy[s - 1] = 0.0 -> fy[s - 0] = 0.0"): (
+            "the stale entry lies beyond the support: nothing reads it before the next join overwrites it"
+        ),
+        ("grid", "_start_at", "w_s[0] = 1.0 -> w_s[0] = 2.0"): (
+            "the weights are renormalised before they are read (K = 1 skips the method), except after the "
+            "numerical corner of an emptied simplex support, which exact arithmetic never reaches"
+        ),
+        (
+            "grid",
+            "_optimise",
+            "fy, ft, work, z = (scratch[0], scratch[1], scratch[2], scratch[4]) -> "
+            "fy, ft, work, z = (scratch[0], scratch[1], scratch[2], scratch[3])",
+        ): "row 3 of the scratch space is used by nothing else, so z may live there as well",
+        ("grid", "_optimise", "return (-1, nu) -> return None (occurrence 2)"): (
+            "unreachable: the loop returns at step == max_steps at the latest"
+        ),
+    }
+)
+
 # whole functions whose mutants are equivalent
 EQUIVALENT_FUNCTIONS = {
     (

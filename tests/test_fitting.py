@@ -644,3 +644,60 @@ def test_alignment_curve_with_one_permutation():
     X, y = rng.uniform(size=(20, 3)), rng.uniform(size=20)
     curve = alignment_curve(X, y, n_perms=1, n_folds=2)
     assert curve.permutation.unique().tolist() == [0] and len(curve) == 3 * len(METHODS)
+
+
+def test_grid_paths_on_a_small_scale_mix_agents_exactly():
+    # Gram diagonals far below 1 (agents on 0-0.01), a target in the agents' hull: the simplex
+    # path must mix them, from a start whose factor is the square root of a small diagonal
+    rng = np.random.default_rng(12)
+    X = rng.uniform(0, 0.01, size=(30, 4))
+    y = X @ np.array([0.5, 0.3, 0.2, 0.0])
+    for simplex in (False, True):
+        ks, weights = path_weights(X, y, np.arange(4), simplex)
+        for K, w in zip(ks, weights):
+            expected = brute_force(X[:, :K], y, simplex)
+            assert float(np.sum((X @ w - y) ** 2)) == pytest.approx(expected, rel=1e-9, abs=1e-24)
+        assert weights[-1] == pytest.approx([0.5, 0.3, 0.2, 0.0], abs=1e-9)
+
+
+def test_grid_paths_leave_out_an_agent_within_the_kkt_tolerance():
+    # orthogonal agents; agent 1's multiplier is -0.5e-10, within the tolerance (1e-10 on this
+    # scale): it stays out when it enters the path, and at the full check after agent 2 joins
+    y = np.array([1.0, 0.5e-10, 1.0])
+    ks, weights = path_weights(np.eye(3), y, np.arange(3), simplex=False)
+    assert weights.tolist() == [[1.0, 0.0, 0.0], [1.0, 0.0, 0.0], [1.0, 0.0, 1.0]]
+
+
+# How many agents must join within one step of the path (the most over the path), for 40 draws of
+# 12 items and 6 agents: the exact Lawson-Hanson steps of the compiled method (a join, a step back to
+# the first weight that reaches zero, its drop). A change in those steps changes these counts.
+JOINS_NEEDED = {
+    False: [1, 1, 1, 1, 2, 2, 1, 1, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 1, 2]
+    + [1, 2, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 3, 1],
+    True: [1] * 17 + [2, 1, 2, 1, 1, 2] + [1] * 17,
+}
+
+
+def capped_path(X, y, simplex, max_steps):
+    G, b, one = (X.T @ X)[None], (X.T @ y)[None], np.ones(1)
+    n = X.shape[1]
+    weights = np.zeros((1, n, n))
+    ks = np.arange(1, n + 1, dtype=np.int64)
+    one_path = np.zeros(1, dtype=np.int64)
+    order = np.arange(n, dtype=np.int64)[None]
+    sums, counts = one * (y @ y), one * len(y)
+    grid_paths(
+        G, b, G, b, sums, sums, counts, counts, one_path, order, one_path, ks, simplex, weights, max_steps
+    )
+    return weights[0]
+
+
+def test_grid_paths_join_as_few_agents_as_lawson_hanson():
+    rng = np.random.default_rng(40)
+    draws = [(rng.normal(size=(12, 6)), rng.normal(size=12)) for _ in range(40)]
+    for simplex, needed in JOINS_NEEDED.items():
+        for (X, y), joins in zip(draws, needed):
+            capped_path(X, y, simplex, joins)
+            if joins > 1:
+                with pytest.raises(RuntimeError, match="iteration cap"):
+                    capped_path(X, y, simplex, joins - 1)
