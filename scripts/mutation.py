@@ -19,16 +19,20 @@ into the working tree, where other processes run the code) and the module's unit
 against it: the mutant is *killed* when a test fails, errors or runs past the time limit, and
 *survives* when every test passes. A table per module gives the counts and where the survivors
 are. Equivalent mutants (no test can tell them from the original) are listed in ``EQUIVALENT``
-below, with the reason, and left out of the counts.
+below, each with the reason (and two rules: a reshape's ``-1`` turned into ``-2``, and the
+stand-in decorator grid.py defines only without numba), and left out of the counts.
 
-How it runs: the copy is made with ``rsync`` (``--copy``, default ``/tmp/mutation/repo``); the
-tests run with the copy's ``src`` first on ``sys.path``, and each run checks that the ``avc``
-it imported is the copy's. To keep each mutant cheap, numpy, scipy, pandas, numba and pytest
-are imported once here and every test run is a forked child (``pytest.main`` in a fresh
-process image, so nothing of ``avc`` is shared between mutants); the whole unparsed module is
-written for each mutant (the unmutated unparse is the baseline, which must pass). One test
-process at a time, under ``nice``. numba-compiled modules recompile for each mutant (in a fresh
-cache folder), so sample fewer of them (``--max-mutants``): the sample is seeded.
+How it runs: the copy (``--copy``, default ``/tmp/mutation/repo``) is made afresh from the
+working tree, as ``rsync -a --delete`` would, leaving out ``.venv``, ``_build``, ``.git``,
+``runs`` and caches; the tests run with the copy's ``src`` first on ``sys.path``, and each run
+checks that the ``avc`` and the module it imported are the copy's. To keep each mutant cheap,
+numpy, scipy, pandas, numba and pytest are imported once here and every test run is a forked
+child (``pytest.main`` in a fresh process image, so nothing of ``avc`` is shared between
+mutants); the whole unparsed module is written for each mutant (the unmutated unparse is the
+baseline, which must pass). One test process at a time, under ``nice``. numba-compiled modules recompile for each mutant (in a fresh
+cache folder), so fewer of them are sampled (40 by default for grid.py, 200 for the others;
+``--max-mutants`` overrides both; the sample is seeded by ``--seed`` and the module's name).
+The unit tests run with ``-x``: a mutant is killed at its first failing test.
 """
 
 from __future__ import annotations
@@ -386,6 +390,15 @@ EQUIVALENT.update(
             "return _BLAS_CONTROLLER[0].limit(limits=1, user_api='blas') -> "
             "return _BLAS_CONTROLLER[0].limit(limits=0, user_api='blas')",
         ): "how many BLAS threads run changes the speed, not the numbers (to rounding)",
+        (
+            "curves",
+            "one_blas_thread",
+            "return _BLAS_CONTROLLER[0].limit(limits=1, user_api='blas') -> "
+            "return _BLAS_CONTROLLER[0].limit(limits=2, user_api='blas')",
+        ): "how many BLAS threads run changes the speed, not the numbers (to rounding)",
+        ("curves", "one_blas_thread", "return contextlib.nullcontext() -> return None"): (
+            "reached only when threadpoolctl is missing, and it is a requirement"
+        ),
         ("curves", "_running_argmin", "range(1, values.shape[1]) -> range(0, values.shape[1])"): (
             "at k = 0 nothing is below itself, so the column keeps its 0"
         ),
