@@ -3,7 +3,8 @@
 #  0. ruff: lint and format check of the package, the tests, the scripts and the chapters' code
 #     (one style, configured in pyproject.toml; book/ruff.toml narrows the line to the page's box).
 #  1. pytest on both cores (pytest-xdist): unit tests of avc, the committed-notebook checks,
-#     the papermill smoke runs, and nbval over every chapter in book/. nbval executes a chapter
+#     the smoke runs (parameters injected by papermill) and the exercises in a warm kernel,
+#     and nbval over every chapter in book/. nbval executes a chapter
 #     only when the build (or an earlier test run) has not executed this exact chapter with
 #     these exact inputs; what it executes is stored for the build (conftest.py).
 #  2. The strict book build (command 1), which renders the chapters stored in step 1; skipped

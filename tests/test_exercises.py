@@ -12,7 +12,9 @@ holds exactly two fenced ```` ```python ```` blocks:
    cell has that tag, right after the change). The notebook is cut after it.
 
 :func:`exercise_notebook` builds that notebook from the chapter; the heavy test runs it with
-papermill, with the chapter's default parameters, from a temporary folder.
+the chapter's default parameters, from a temporary folder, in the warm kernel
+(``tests/warm_kernel.py``): the exercise notebooks of one chapter are run together, the cells they
+share once, each change and what follows it in its own fork of that state.
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
-import papermill
 import pytest
 from markdown_it import MarkdownIt
 from mdit_py_plugins.colon_fence import colon_fence_plugin
+from warm_kernel import Branch
 
 from avc.paths import REPO_ROOT
 
@@ -165,7 +167,10 @@ def all_exercises():
     for path in CHAPTERS:
         for label, ex in exercises(path).items():
             if re.fullmatch(rf"ex-{letter(path.stem)}\d+", label) and len(ex.python_blocks()) == 2:
-                yield pytest.param(path, label, id=label)
+                # a chapter's exercises run together, so on one test worker
+                yield pytest.param(
+                    path, label, id=label, marks=pytest.mark.xdist_group(f"{path.stem}-exercises")
+                )
 
 
 def test_pending_chapters_are_chapters():
@@ -211,16 +216,51 @@ def test_exercise_notebook_is_cut_after_the_check():
     assert namespace["m"] == 4
 
 
+def exercise_branch(path: Path, label: str) -> Branch:
+    notebook = exercise_notebook(path, label)
+    return Branch(label, [c.source for c in notebook.cells if c.cell_type == "code"])
+
+
+_CHAPTER_RUNS: dict[Path, tuple[dict, dict]] = {}  # path -> (branches, results) by label
+
+
+def chapter_exercise_runs(path: Path, kernel, folder: Path) -> tuple[dict, dict]:
+    """Every exercise notebook of the chapter, run once per test worker in the warm kernel."""
+    if path not in _CHAPTER_RUNS:
+        labels = [p.values[1] for p in all_exercises() if p.values[0] == path]
+        branches = {label: exercise_branch(path, label) for label in labels}
+        results = kernel.run(list(branches.values()), folder, timeout=280)
+        _CHAPTER_RUNS[path] = branches, results
+    return _CHAPTER_RUNS[path]
+
+
 @pytest.mark.heavy
 @pytest.mark.parametrize("path, label", list(all_exercises()))
-def test_solution_passes_its_check(path, label, tmp_path, monkeypatch):
+def test_solution_passes_its_check(path, label, warm_kernel, tmp_path_factory):
     """The chapter, with the solution's change applied, runs up to the check and the check holds
-    (papermill raises PapermillExecutionError naming the cell otherwise)."""
+    (the message names the cell that raised otherwise)."""
     assert path.stem in EXERCISES_PENDING or not problems(path), problems(path)
-    notebook = exercise_notebook(path, label)
-    source = tmp_path / f"{path.stem}__{label}.ipynb"
-    nbformat.write(notebook, source)
-    monkeypatch.chdir(tmp_path)
-    papermill.execute_notebook(
-        str(source), str(source), kernel_name="python3", progress_bar=False, cwd=str(tmp_path)
-    )
+    folder = tmp_path_factory.mktemp(f"{path.stem}-exercises", numbered=True)
+    branches, results = chapter_exercise_runs(path, warm_kernel, folder)
+    result = results[label]
+    assert result.ok, result.failure(branches[label])
+    assert result.cells_run == len(branches[label].cells)
+
+
+def test_a_wrong_solution_fails_its_check(warm_kernel, tmp_path):
+    """The runner can fail: I's first exercise with its change undone, and with its check's
+    number changed, fail at the check; the untouched branch passes beside them."""
+    path = BOOK / "i_oblivious.ipynb"
+    label = sorted(p.values[1] for p in all_exercises() if p.values[0] == path)[0]
+    right = exercise_branch(path, label)
+    change = exercises(path)[label].python_blocks()[0]
+    no_change = Branch("no change", [c for c in right.cells if c != change])
+    assert len(no_change.cells) == len(right.cells) - 1
+    wrong_check = Branch("wrong check", right.cells[:-1] + [right.cells[-1] + "\nassert False, 'changed'"])
+    results = warm_kernel.run([right, no_change, wrong_check], tmp_path)
+    assert results[right.id].ok, results[right.id].failure(right)
+    assert not results["no change"].ok
+    assert results["no change"].failed_cell == len(no_change.cells) - 1  # the check
+    assert not results["wrong check"].ok
+    assert results["wrong check"].failed_cell == len(right.cells) - 1
+    assert "AssertionError: changed" in results["wrong check"].error

@@ -10,10 +10,14 @@ import sys
 
 import pytest
 from fake_openai_server import OpenAICompatibleTestServer
+from papermill.iorw import load_notebook_node
+from papermill.parameterize import parameterize_notebook
+from warm_kernel import Branch
 
 from avc.chapter.params import ParameterError
 from avc.cli import chapters as cli
 from avc.panels import datasets
+from avc.paths import REPO_ROOT
 
 pytestmark = pytest.mark.heavy  # each test runs chapter F in a kernel
 
@@ -61,30 +65,40 @@ def cached_rows(folder) -> int:
         return db.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
 
 
-def test_a_tiny_live_panel_runs_to_the_end(tmp_path, monkeypatch, datasets_or_skip):
-    """12 items and 4 agents with the default folds, permutations and resamples: F.5's subsets
-    start below four items per fold, and every section finishes."""
+def test_a_tiny_live_panel_runs_to_the_end_and_prints_its_summary(tmp_path, datasets_or_skip):
+    """``python -m avc run f_experiments -p n_items 12 -p n_agents 4``, defaults otherwise (the
+    folds, permutations and resamples): F.5's subsets start below four items per fold, every
+    section finishes, the summary reaches the terminal, and the relative AVC_CACHE_DIR is resolved
+    where the user stands."""
     with OpenAICompatibleTestServer(answers="random", models=("random-model",)) as server:
-        output = run_live(server, tmp_path, monkeypatch, n_items="12", n_agents="4")
+        done = command(server, tmp_path, n_items=12, n_agents=4)
         # two domains x (4 personas + baseline) x 12 items, and the server check's one-token probe
         assert server.completions == 2 * 5 * 12 + 1
-    text = outputs(output)
-    assert "60 calls made, 0 from the cache, 0 failed, 0 invalid replies" in text
+    assert done.returncode == 0, done.stderr[-2000:]
+    for domain in ("ethics", "movielens"):
+        assert f"{domain}: 60 calls made, 0 from the cache, 0 failed, 0 invalid replies" in done.stdout
+    assert "statements about the recorded panel are shown" in done.stdout
+    assert cached_rows(tmp_path / "cache") == 120  # AVC_CACHE_DIR=cache, relative to tmp_path
+    written = done.stdout.strip().splitlines()[-1].removeprefix("executed notebook written to ")
+    text = outputs(tmp_path / written)
     assert "fewer than four per fold: the sizes start at 12" in text
     assert "statements about the recorded panel are shown by this panel" in text
 
 
-def test_the_command_line_prints_the_summary_and_resolves_paths_where_the_user_stands(
-    tmp_path, datasets_or_skip
-):
+def test_six_items_in_two_folds_run_to_the_end(tmp_path, warm_kernel, datasets_or_skip):
+    """The smallest panel the folds allow (each fold needs two items), live, in the warm kernel
+    (tests/warm_kernel.py) with the chapter's parameters injected as papermill injects them."""
+    chapter = REPO_ROOT / "book" / "f_experiments.ipynb"
     with OpenAICompatibleTestServer(answers="random", models=("random-model",)) as server:
-        done = command(server, tmp_path, n_items=6, n_folds=2, n_agents=3, **FAST)
-    assert done.returncode == 0, done.stderr[-2000:]
-    # two domains x (3 personas + baseline) x 6 items
-    assert "ethics: 24 calls made, 0 from the cache, 0 failed, 0 invalid replies" in done.stdout
-    assert "movielens: 24 calls made, 0 from the cache, 0 failed, 0 invalid replies" in done.stdout
-    assert "statements about the recorded panel are shown" in done.stdout
-    assert cached_rows(tmp_path / "cache") == 48  # AVC_CACHE_DIR=cache, relative to tmp_path
+        parameters = live(server, n_items=6, n_folds=2, n_agents=3, **{k: int(v) for k, v in FAST.items()})
+        parameters["api_key_env"] = None  # the value the command line reads "None" as
+        notebook = parameterize_notebook(load_notebook_node(str(chapter)), parameters, language="python")
+        branch = Branch("f-6-items", [c.source for c in notebook.cells if c.cell_type == "code"])
+        env = {"AVC_CACHE_DIR": str(tmp_path / "cache"), "AVC_FIGURES_DIR": str(tmp_path / "figures")}
+        result = warm_kernel.run([branch], tmp_path, env, timeout=280)["f-6-items"]
+        assert result.ok, result.failure(branch)
+        assert server.completions == 2 * 4 * 6 + 1  # two domains x (3 personas + baseline) x 6 items
+    assert cached_rows(tmp_path / "cache") == 48
 
 
 def test_a_model_without_usable_replies_stops_in_one_line_and_keeps_what_it_paid_for(

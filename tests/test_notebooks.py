@@ -1,5 +1,9 @@
-"""The committed notebooks: stripped of outputs, one parameters cell each, and runnable by
-papermill with tiny parameters from any working directory."""
+"""The committed notebooks: stripped of outputs, one parameters cell each, and runnable with
+tiny parameters, injected as papermill injects them, from any working directory.
+
+The smoke runs execute in the warm kernel (tests/warm_kernel.py: forks of one process that has
+imported what the chapters import); a chapter run by papermill in its own kernel is tested by
+tests/test_cli.py, and nbval runs every chapter in a kernel at its defaults."""
 
 import json
 import re
@@ -9,6 +13,9 @@ from pathlib import Path
 import nbformat
 import papermill
 import pytest
+from papermill.iorw import load_notebook_node
+from papermill.parameterize import parameterize_notebook
+from warm_kernel import Branch
 
 from avc.chapter.text import OUTPUT_WIDTH
 from avc.paths import REPO_ROOT
@@ -20,7 +27,6 @@ SMOKE_PARAMETERS = {
     for stem, params in json.loads((Path(__file__).parent / "smoke_parameters.json").read_text()).items()
     if not stem.startswith("_")
 }
-SMOKE_OUTPUT = REPO_ROOT / "_build" / "papermill-smoke"
 
 
 def parameter_cells(notebook) -> list:
@@ -75,31 +81,30 @@ def test_every_smoke_entry_names_a_notebook():
 
 @pytest.mark.heavy
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_papermill_smoke_run(path, tmp_path, monkeypatch):
+def test_smoke_run_with_injected_parameters(path, tmp_path, warm_kernel):
     parameters = SMOKE_PARAMETERS.get(path.stem, {})
     declared = set(papermill.inspect_notebook(str(path)))
     unknown = set(parameters) - declared
     assert not unknown, (
         f"smoke parameters {unknown} are not in {path.name}'s parameters cell ({sorted(declared)})"
     )
-    # papermill runs in the caller's directory: run from an unrelated one to prove that
-    # the chapter resolves its paths through avc, not through the working directory.
-    monkeypatch.chdir(tmp_path)
-    # figures shown with avc.chapter.plotting.show are saved as SVG for slides: here, in tmp_path
-    monkeypatch.setenv("AVC_FIGURES_DIR", str(tmp_path / "figures"))
-    SMOKE_OUTPUT.mkdir(parents=True, exist_ok=True)
-    output = SMOKE_OUTPUT / path.name
-    papermill.execute_notebook(
-        str(path), str(output), parameters=parameters, kernel_name="python3", progress_bar=False
-    )
-    executed = nbformat.read(output, as_version=4)
-    injected = [c for c in executed.cells if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
+    notebook = load_notebook_node(str(path))  # with papermill's default cell metadata
+    if parameters:  # as papermill.execute_notebook does
+        notebook = parameterize_notebook(notebook, parameters, language="python")
+    injected = [c for c in notebook.cells if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
     assert (len(injected) == 1) == bool(parameters)
-    shown = figure_labels(executed)
-    saved = sorted(p.stem for p in (tmp_path / "figures" / path.stem).glob("*.svg"))
+    branch = Branch(path.stem, [c.source for c in notebook.cells if c.cell_type == "code"])
+    # run from an unrelated folder to prove that the chapter resolves its paths through avc, not
+    # through the working directory; figures shown with avc.chapter.plotting.show are saved as
+    # SVG for slides: here, in tmp_path
+    figures = tmp_path / "figures"
+    result = warm_kernel.run([branch], tmp_path, {"AVC_FIGURES_DIR": str(figures)}, timeout=280)[path.stem]
+    assert result.ok, result.failure(branch)
+    shown = figure_labels(notebook)
+    saved = sorted(p.stem for p in (figures / path.stem).glob("*.svg"))
     assert saved == sorted(shown), f"{path.name}: figures shown {sorted(shown)}, saved as SVG {saved}"
     for label in saved:
-        assert "<svg" in (tmp_path / "figures" / path.stem / f"{label}.svg").read_text()[:2000]
+        assert "<svg" in (figures / path.stem / f"{label}.svg").read_text()[:2000]
 
 
 def figure_labels(notebook) -> list[str]:
