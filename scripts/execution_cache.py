@@ -27,6 +27,7 @@ CACHE_ROOT = REPO_ROOT / "_build" / "jupyter-cache"
 CACHE_LINK = REPO_ROOT / "_build" / ".jupyter_cache"
 HASHED_TREES = ("src/avc", "data")
 HASHED_FILES = ("requirements.lock", "requirements.txt", "pyproject.toml")
+NOT_INPUTS = {"AVC_TEST_WORKERS", "AVC_NBVAL_FRESH", "AVC_REQUIRE_HTML", "AVC_VENV"}
 SKIPPED_PARTS = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache"}
 
 
@@ -71,10 +72,13 @@ def inputs_hash() -> str:
     data = _dataset_dir()
     listing = [f"{p.relative_to(data).as_posix()} {p.stat().st_size}" for p in _files(data)] if data else []
     feed("datasets", "\n".join(listing).encode())
-    # Environment variables of the package (which model file, which data folder, ...)
+    # Environment variables of the package (which model file, which data folder, ...), not those
+    # that only steer the tests and the scripts (how many workers, which virtual environment)
     feed(
         "environment",
-        "\n".join(f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("AVC_")).encode(),
+        "\n".join(
+            f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("AVC_") and k not in NOT_INPUTS
+        ).encode(),
     )
     return digest.hexdigest()[:16]
 

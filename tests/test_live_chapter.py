@@ -82,6 +82,10 @@ def test_a_tiny_live_panel_runs_to_the_end_and_prints_its_summary(tmp_path, data
     written = done.stdout.strip().splitlines()[-1].removeprefix("executed notebook written to ")
     text = outputs(tmp_path / written)
     assert "fewer than four per fold: the sizes start at 12" in text
+    # its figures beside its notebook, not over the book's (_build/figures)
+    figures = (tmp_path / written).with_suffix(".figures")
+    assert f"figures (SVG) written to {os.path.relpath(figures, tmp_path)}" in done.stdout
+    assert (figures / "f_experiments" / "figure-f2.svg").is_file()
     assert "statements about the recorded panel are shown by this panel" in text
 
 

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from avc.chapter.params import (
@@ -87,6 +88,29 @@ def absolute_path_variables() -> None:
             os.environ[key] = str(Path(value).expanduser().resolve())
 
 
+def run_figures_dir(output: Path) -> Path:
+    """Where a run saves its figures: ``AVC_FIGURES_DIR`` when the user set it, else a folder beside
+    the executed notebook (``runs/<notebook name>.figures/``), so that a run with other parameters
+    never overwrites the book's figures (``_build/figures``)."""
+    chosen = os.environ.get("AVC_FIGURES_DIR")
+    return Path(chosen).expanduser().resolve() if chosen else output.with_suffix(".figures")
+
+
+@contextmanager
+def environment(**values: str):
+    """Set environment variables for the kernel papermill starts, and restore them afterwards."""
+    before = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def summary_lines(notebook_path: Path) -> list[str]:
     """The summary lines a chapter printed (see :data:`SUMMARY`), in order."""
     notebook = json.loads(Path(notebook_path).read_text(encoding="utf-8"))
@@ -108,26 +132,28 @@ def failing_line(traceback: list[str]) -> str:
 
 def run_chapter(name: str, overrides: dict[str, str], progress: bool | None = None) -> Path:
     """Run chapter ``name`` with papermill, parameters ``overrides`` (strings, checked first). The
-    progress bar shows on a terminal only (``progress=None``), so a log holds only what the run says."""
-    import papermill
-
+    progress bar shows on a terminal only (``progress=None``), so a log holds only what the run says.
+    The run's figures go to :func:`run_figures_dir`, not over the book's own."""
     progress = sys.stderr.isatty() if progress is None else progress
     chapter = chapter_path(name)
     parameters = parse_overrides(name, overrides)
     check_parameters(name, parameters)
+    import papermill  # after the checks: it takes a second to import, and a refusal needs none of it
+
     absolute_path_variables()
     RUNS_DIR.mkdir(exist_ok=True)
     output = output_path(name, parameters)
     try:
-        papermill.execute_notebook(
-            str(chapter),
-            str(output),
-            parameters=parameters,
-            kernel_name="python3",
-            progress_bar=progress,
-            cwd=str(BOOK_DIR),
-            extra_arguments=["--log-level=ERROR"],  # the kernel's start-up warnings are not the chapter's
-        )
+        with environment(AVC_FIGURES_DIR=str(run_figures_dir(output))):
+            papermill.execute_notebook(
+                str(chapter),
+                str(output),
+                parameters=parameters,
+                kernel_name="python3",
+                progress_bar=progress,
+                cwd=str(BOOK_DIR),
+                extra_arguments=["--log-level=ERROR"],  # the kernel's start-up warnings are not the chapter's
+            )
     except papermill.PapermillExecutionError as err:
         where = os.path.relpath(output)
         message = f"{err.ename}: {err.evalue or failing_line(err.traceback)} (the traceback is in {where})"
@@ -165,5 +191,8 @@ def _run(args) -> int:
         return err.exit_code
     for line in summary_lines(output):
         print(line)
+    figures = run_figures_dir(output)
+    if figures.is_dir():
+        print(f"figures (SVG) written to {os.path.relpath(figures)}")
     print(f"executed notebook written to {os.path.relpath(output)}")
     return 0
