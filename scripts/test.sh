@@ -12,6 +12,9 @@
 #     chapters (scripts/build_stamp.py), e.g. right after command 1 with nothing changed.
 #  3. The checks of the built pages (tests/test_html.py): what a reader sees.
 source "$(dirname "${BASH_SOURCE[0]}")/venv.sh"
+# Let pytest keep its rewritten test modules (and Python the compiled avc) between runs: each
+# worker otherwise recompiles them at start, about 1.5 s here, where PYTHONDONTWRITEBYTECODE=1 is set.
+unset PYTHONDONTWRITEBYTECODE
 ruff check src tests benchmarks scripts conftest.py book
 ruff format --check src tests benchmarks scripts conftest.py book
 python scripts/execution_cache.py link >/dev/null

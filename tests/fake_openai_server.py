@@ -17,6 +17,10 @@ The server is configured like a real one: it serves only under ``/v1/`` (any oth
 ``api_key`` is set (401), refuses the ``seed`` parameter with a 400 when ``accept_seed`` is
 false, and reports a ``system_fingerprint``.
 
+Every 429 and 500 carries ``retry-after: retry_after_s`` (as a server under load sends it), which
+the ``openai`` client honours, so a test of retries waits 50 ms a retry, not the client's own
+backoff of half a second and more.
+
 ``requests`` counts every request received (``/models`` included), so a test can check that a
 rerun made none; ``completions`` counts the chat completions only.
 """
@@ -132,7 +136,7 @@ class OpenAICompatibleTestServer:
                     return self._send(
                         status,
                         {"error": {"message": f"fault {kind}", "type": "server_error"}},
-                        {"retry-after": str(owner.retry_after_s)} if status == 429 else None,
+                        {"retry-after": str(owner.retry_after_s)},
                     )
                 if kind == "hang-up":
                     self.close_connection = True
@@ -222,7 +226,11 @@ class OpenAICompatibleTestServer:
                         {"retry-after": str(owner.retry_after_s)},
                     )
                 if (user.startswith("error-once") and first_time) or user.startswith("always-500"):
-                    return self._send(500, {"error": {"message": "internal error", "type": "server_error"}})
+                    return self._send(
+                        500,
+                        {"error": {"message": "internal error", "type": "server_error"}},
+                        {"retry-after": str(owner.retry_after_s)},
+                    )
                 if user.startswith("hang"):
                     time.sleep(owner.hang_s)
                 if owner.answers == "random":
