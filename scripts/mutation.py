@@ -433,6 +433,51 @@ EQUIVALENT.update(
         ("grid", "_chol_delete", "fy[s - 1] = 0.0 -> fy[s - 0] = 0.0"): (
             "the stale entry lies beyond the support: nothing reads it before the next join overwrites it"
         ),
+        ("grid", "_chol_delete", "L[s - 1, c] = 0.0 -> L[s - 0, c] = 0.0"): (
+            "the stale row s - 1 lies beyond the new support; the next join writes every entry of it "
+            "that is read (columns before its diagonal, in the order they are read) or clears it when "
+            "the agent is dependent, and row s is beyond the support as well"
+        ),
+        ("grid", "_chol_delete", "ft[s - 1] = 0.0 -> ft[s + 1] = 0.0"): (
+            "as fy: the stale entry s - 1 is overwritten by the next join before it is read; the zero "
+            "lands beyond the support, or (s = n) on work[0], which the sub-problem writes before reading"
+        ),
+        ("grid", "_chol_delete", "L[c, s - 1] = 0.0 -> L[c, s - 1] = 1.0"): (
+            "column s - 1 lies beyond the new support: later deletions rotate only columns inside it, "
+            "and the next join clears that column above its diagonal and writes the diagonal"
+        ),
+        ("grid", "_optimise", "return (-1, nu) -> return (-2, nu)"): (
+            "the only caller (grid_paths) reads a failure as 's < 0': any negative support size"
+        ),
+        ("grid", "_optimise", "excluded[j] = 1.0 -> excluded[j] = 2.0"): (
+            "excluded is only compared with 0.0 ('excluded[j] != 0.0'): any non-zero value excludes"
+        ),
+        ("grid", "grid_paths", "scratch = np.zeros((7, n + 1)) -> scratch = np.zeros((7, n + 0))"): (
+            "its rows are indexed by support positions (below s <= n) and by agents (below n) only"
+        ),
+        ("grid", "_chol_delete", "ft[s - 1] = 0.0 -> ft[s - 1] = 1.0"): (
+            "as fy: the stale entry lies beyond the support, and the next join writes it before it is read"
+        ),
+        ("grid", "_optimise", "max_steps + 1 -> max_steps + 2"): (
+            "the loop returns at step == max_steps, so a longer range is never reached"
+        ),
+        ("grid", "grid_paths", "L = np.zeros((n + 1, n + 1)) -> L = np.zeros((n + 2, n + 1))"): (
+            "rows of the factor are indexed by support positions, at most n: a further row is never used"
+        ),
+        ("grid", "_optimise", "candidate = -1 -> candidate = -2"): (
+            "candidate is only ever compared with 'candidate < 0': any negative value means no candidate"
+        ),
+        ("grid", "_optimise", "step < alpha -> step <= alpha"): (
+            "a tie in the step length: every weight that reaches zero at that step is dropped just after "
+            "(at most _TOL in floating point), whichever of the tied agents is named blocked"
+        ),
+        ("grid", "grid_paths", "w_s = np.zeros(n + 1) -> w_s = np.zeros(n + 0)"): (
+            "the support holds at most n agents, so w_s is written and read at positions 0..n-1 only"
+        ),
+        ("grid", "grid_paths", "K == 1 -> K == 0"): (
+            "with the simplex and one agent the only feasible weight is 1, which _start_at has set: the "
+            "active-set method run there confirms it at once (the KKT scan has no other agent)"
+        ),
         ("grid", "_start_at", "w_s[0] = 1.0 -> w_s[0] = 2.0"): (
             "the weights are renormalised before they are read (K = 1 skips the method), except after the "
             "numerical corner of an emptied simplex support, which exact arithmetic never reaches"

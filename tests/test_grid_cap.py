@@ -57,3 +57,21 @@ def test_a_cap_of_one_is_enough_where_each_step_adds_one_agent():
     mse, weights = solve_path(X, y, simplex=False, max_steps=1)
     assert np.allclose(np.diag(weights), y)
     assert np.isclose(mse[-1], 0.0)
+
+
+def test_the_default_cap_grows_with_the_number_of_agents():
+    # forty agents that each point away from the target, e_j - c e_0, stay at zero until the last
+    # agent, e_0 - s (e_1 + ... + e_40), arrives: then all forty must join in that one step (the
+    # target is exactly (last + s * others) / (1 - 40 s c), every weight positive). A cap that did
+    # not grow with K (30 joins) would raise there; 3 K + 30 lets it finish.
+    m, s, c = 40, 0.1, 0.1
+    X, y = np.zeros((m + 1, m + 1)), np.eye(m + 1)[0]
+    X[np.arange(1, m + 1), np.arange(m)] = 1.0
+    X[0, :m], X[0, m], X[1:, m] = -c, 1.0, -s
+    mse, weights = solve_path(X, y, simplex=False)
+    assert (weights[m - 1] == 0).all()  # K = 40: every agent held at zero
+    assert np.allclose(weights[m], [s / (1 - m * s * c)] * m + [1 / (1 - m * s * c)])
+    assert abs(mse[m]) < 1e-12
+    with pytest.raises(RuntimeError, match="iteration cap"):
+        solve_path(X, y, simplex=False, max_steps=m)  # the last step needs m + 1 joins
+    solve_path(X, y, simplex=False, max_steps=m + 1)
