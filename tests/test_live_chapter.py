@@ -4,6 +4,7 @@ values the chapter cannot use are refused before any request (issue 25)."""
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -89,17 +90,22 @@ def test_a_tiny_live_panel_runs_to_the_end_and_prints_its_summary(tmp_path, data
     assert "statements about the recorded panel are shown by this panel" in text
 
 
-def test_six_items_in_two_folds_run_to_the_end(tmp_path, warm_kernel, datasets_or_skip):
-    """The smallest panel the folds allow (each fold needs two items), live, in the warm kernel
-    (tests/warm_kernel.py) with the chapter's parameters injected as papermill injects them."""
+def run_in_warm_kernel(warm_kernel, tmp_path, parameters: dict):
+    """Chapter F with ``parameters`` injected as papermill injects them, in the warm kernel
+    (tests/warm_kernel.py), with its own cache and figures folders under ``tmp_path``."""
     chapter = REPO_ROOT / "book" / "f_experiments.ipynb"
+    parameters = dict(parameters, api_key_env=None)  # the value the command line reads "None" as
+    notebook = parameterize_notebook(load_notebook_node(str(chapter)), parameters, language="python")
+    branch = Branch("f-live", [c.source for c in notebook.cells if c.cell_type == "code"])
+    env = {"AVC_CACHE_DIR": str(tmp_path / "cache"), "AVC_FIGURES_DIR": str(tmp_path / "figures")}
+    return warm_kernel.run([branch], tmp_path, env, timeout=280)["f-live"], branch
+
+
+def test_six_items_in_two_folds_run_to_the_end(tmp_path, warm_kernel, datasets_or_skip):
+    """The smallest panel the folds allow (each fold needs two items), live."""
     with OpenAICompatibleTestServer(answers="random", models=("random-model",)) as server:
         parameters = live(server, n_items=6, n_folds=2, n_agents=3, **{k: int(v) for k, v in FAST.items()})
-        parameters["api_key_env"] = None  # the value the command line reads "None" as
-        notebook = parameterize_notebook(load_notebook_node(str(chapter)), parameters, language="python")
-        branch = Branch("f-6-items", [c.source for c in notebook.cells if c.cell_type == "code"])
-        env = {"AVC_CACHE_DIR": str(tmp_path / "cache"), "AVC_FIGURES_DIR": str(tmp_path / "figures")}
-        result = warm_kernel.run([branch], tmp_path, env, timeout=280)["f-6-items"]
+        result, branch = run_in_warm_kernel(warm_kernel, tmp_path, parameters)
         assert result.ok, result.failure(branch)
         assert server.completions == 2 * 4 * 6 + 1  # two domains x (3 personas + baseline) x 6 items
     assert cached_rows(tmp_path / "cache") == 48
@@ -159,8 +165,12 @@ def test_replay_refuses_a_parameter_it_would_ignore(tmp_path, monkeypatch):
         cli.run_chapter("f_experiments", {"n_items": "5"})
 
 
-def test_a_costly_run_is_refused_in_the_chapter_before_any_request(tmp_path, monkeypatch, datasets_or_skip):
+def test_a_costly_run_is_refused_in_the_chapter_before_any_request(tmp_path, warm_kernel, datasets_or_skip):
+    """The cost guard counts the calls a run needs inside the chapter, where the panel is known,
+    and refuses before the first request (in the warm kernel, parameters injected by papermill)."""
     with OpenAICompatibleTestServer(models=("random-model",)) as server:
-        with pytest.raises(cli.ChapterFailed, match="CostGuardError: .*more than max_calls = 10"):
-            run_live(server, tmp_path, monkeypatch, n_items="12", max_calls="10")
+        result, _ = run_in_warm_kernel(warm_kernel, tmp_path, live(server, n_items=12, max_calls=10))
         assert server.requests == 0
+    assert not result.ok and re.match(r"CostGuardError: .*more than max_calls = 10", result.error), (
+        result.error
+    )
