@@ -464,6 +464,13 @@ EQUIVALENT.update(
         ("grid", "grid_paths", "L = np.zeros((n + 1, n + 1)) -> L = np.zeros((n + 2, n + 1))"): (
             "rows of the factor are indexed by support positions, at most n: a further row is never used"
         ),
+        ("grid", "grid_paths", "L = np.zeros((n + 1, n + 1)) -> L = np.zeros((n + 1, n + 2))"): (
+            "columns of the factor are indexed by support positions, at most n: a further column is never used"
+        ),
+        ("grid", "grid_paths", "scratch[0, :] = 0.0 -> scratch[0, :] = 1.0"): (
+            "fy is read only inside the support, and each entry is written when its agent joins "
+            "(_start_at, _chol_append) before it is read: the reset value is never seen"
+        ),
         ("grid", "_optimise", "candidate = -1 -> candidate = -2"): (
             "candidate is only ever compared with 'candidate < 0': any negative value means no candidate"
         ),

@@ -701,3 +701,23 @@ def test_grid_paths_join_as_few_agents_as_lawson_hanson():
             if joins > 1:
                 with pytest.raises(RuntimeError, match="iteration cap"):
                     capped_path(X, y, simplex, joins - 1)
+
+
+def near_duplicate_pairs(seed):
+    """17 items, 11 agents: agents 1, 3, ..., 9 are noisy copies of agents 0, 2, ..., 8."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(17, 11))
+    X[:, 1::2] = X[:, 0:10:2] + 0.3 * rng.normal(size=(17, 5))
+    return X, rng.normal(size=17)
+
+
+# found by search over 3,000 seeds: on these draws the simplex path drops a weight from inside the
+# support (not its last position) while the step goes on, and still needs one join per step. The
+# weights must move with the factor's rows when a position is removed: left in place, the next
+# step back reads another agent's weight, drops the wrong one and needs a second join.
+@pytest.mark.parametrize("seed", [1175, 1403, 1640, 2320])
+def test_a_drop_inside_the_support_keeps_one_join_per_step(seed):
+    X, y = near_duplicate_pairs(seed)
+    weights = capped_path(X, y, True, 1)
+    assert np.allclose(weights.sum(axis=1), 1.0) and (weights >= 0).all()
+    assert np.allclose(weights, capped_path(X, y, True, 0), atol=1e-12)  # the default cap: the same path
