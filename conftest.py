@@ -48,6 +48,35 @@ def pytest_configure(config):
         "heavy: takes several seconds here (a chapter in a kernel, a child process, a large "
         "sample); scheduled first, so that the two workers of scripts/test.sh finish together",
     )
+    if _nbval_on(config):
+        _retry_kernel_starts()
+
+
+KERNEL_START_TRIES = 3
+
+
+def _retry_kernel_starts() -> None:
+    """Start nbval's kernels up to three times. jupyter_client picks five free TCP ports,
+    releases them and lets the kernel bind them; in between, another process can take one (here
+    the live tests' servers and their many client connections, on the other worker), and the
+    kernel dies at start: "Kernel died before replying to kernel_info", a known race under
+    pytest-xdist. A fresh start draws fresh ports. Any other failure is raised at once."""
+    import nbval.kernel
+
+    start = nbval.kernel.start_new_kernel
+    if getattr(start, "retries", False):
+        return
+
+    def start_with_retries(*args, **kwargs):
+        for attempt in range(1, KERNEL_START_TRIES + 1):
+            try:
+                return start(*args, **kwargs)
+            except RuntimeError as err:
+                if "Kernel died before replying" not in str(err) or attempt == KERNEL_START_TRIES:
+                    raise
+
+    start_with_retries.retries = True
+    nbval.kernel.start_new_kernel = start_with_retries
 
 
 def _nbval_on(config) -> bool:
