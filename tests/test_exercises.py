@@ -218,7 +218,7 @@ def test_exercise_notebook_is_cut_after_the_check():
 
 def exercise_branch(path: Path, label: str) -> Branch:
     notebook = exercise_notebook(path, label)
-    return Branch(label, [c.source for c in notebook.cells if c.cell_type == "code"])
+    return Branch.of_notebook(label, notebook)
 
 
 _CHAPTER_RUNS: dict[Path, tuple[dict, dict]] = {}  # path -> (branches, results) by label

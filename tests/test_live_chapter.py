@@ -11,9 +11,7 @@ import sys
 
 import pytest
 from fake_openai_server import OpenAICompatibleTestServer
-from papermill.iorw import load_notebook_node
-from papermill.parameterize import parameterize_notebook
-from warm_kernel import Branch
+from warm_kernel import Branch, papermill_notebook
 
 from avc.chapter.params import ParameterError
 from avc.cli import chapters as cli
@@ -95,8 +93,7 @@ def run_in_warm_kernel(warm_kernel, tmp_path, parameters: dict):
     (tests/warm_kernel.py), with its own cache and figures folders under ``tmp_path``."""
     chapter = REPO_ROOT / "book" / "f_experiments.ipynb"
     parameters = dict(parameters, api_key_env=None)  # the value the command line reads "None" as
-    notebook = parameterize_notebook(load_notebook_node(str(chapter)), parameters, language="python")
-    branch = Branch("f-live", [c.source for c in notebook.cells if c.cell_type == "code"])
+    branch = Branch.of_notebook("f-live", papermill_notebook(chapter, parameters))
     env = {"AVC_CACHE_DIR": str(tmp_path / "cache"), "AVC_FIGURES_DIR": str(tmp_path / "figures")}
     return warm_kernel.run([branch], tmp_path, env, timeout=280)["f-live"], branch
 

@@ -13,9 +13,7 @@ from pathlib import Path
 import nbformat
 import papermill
 import pytest
-from papermill.iorw import load_notebook_node
-from papermill.parameterize import parameterize_notebook
-from warm_kernel import Branch
+from warm_kernel import Branch, papermill_notebook
 
 from avc.chapter.text import OUTPUT_WIDTH
 from avc.paths import REPO_ROOT
@@ -88,12 +86,10 @@ def test_smoke_run_with_injected_parameters(path, tmp_path, warm_kernel):
     assert not unknown, (
         f"smoke parameters {unknown} are not in {path.name}'s parameters cell ({sorted(declared)})"
     )
-    notebook = load_notebook_node(str(path))  # with papermill's default cell metadata
-    if parameters:  # as papermill.execute_notebook does
-        notebook = parameterize_notebook(notebook, parameters, language="python")
+    notebook = papermill_notebook(path, parameters)
     injected = [c for c in notebook.cells if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
     assert (len(injected) == 1) == bool(parameters)
-    branch = Branch(path.stem, [c.source for c in notebook.cells if c.cell_type == "code"])
+    branch = Branch.of_notebook(path.stem, notebook)
     # run from an unrelated folder to prove that the chapter resolves its paths through avc, not
     # through the working directory; figures shown with avc.chapter.plotting.show are saved as
     # SVG for slides: here, in tmp_path

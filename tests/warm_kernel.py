@@ -62,6 +62,22 @@ class Branch:
     cells: list[str]
     environment: dict[str, str] = field(default_factory=dict)
 
+    @classmethod
+    def of_notebook(cls, branch_id: str, notebook) -> Branch:
+        """The code cells of ``notebook`` (an nbformat notebook)."""
+        return cls(branch_id, [c.source for c in notebook.cells if c.cell_type == "code"])
+
+
+def papermill_notebook(path, parameters: dict):
+    """The notebook at ``path`` as ``papermill.execute_notebook`` would run it: read with
+    papermill's default cell metadata and, when there are ``parameters``, with them injected after
+    the parameters cell."""
+    from papermill.iorw import load_notebook_node
+    from papermill.parameterize import parameterize_notebook
+
+    notebook = load_notebook_node(str(path))
+    return parameterize_notebook(notebook, parameters, language="python") if parameters else notebook
+
 
 @dataclass
 class BranchResult:
@@ -214,24 +230,8 @@ _JOB_BEGAN = [0.0]
 def _run_job(job: dict) -> str:
     pid = os.fork()
     if pid == 0:  # the job's child
-        _JOB_BEGAN[0], code = time.perf_counter(), 0
-        try:
-            os.setpgid(0, 0)
-            log = os.open(Path(job["results"]) / "output.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-            os.dup2(log, 1)
-            os.dup2(log, 2)
-            os.chdir(job["cwd"])
-            os.environ.update(job["environment"])
-            shell = _new_shell()
-            branches = [Branch(**b) for b in job["branches"]]
-            _run_branches(shell, branches, 0, Path(job["results"]))
-        except BaseException:  # noqa: BLE001 (reported through the missing results)
-            traceback.print_exc()
-            code = 1
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
+        _JOB_BEGAN[0] = time.perf_counter()
+        _exit_after(lambda: _start_job(job))
     deadline = time.monotonic() + job["timeout"]
     while time.monotonic() < deadline:
         done, status = os.waitpid(pid, os.WNOHANG)
@@ -241,6 +241,32 @@ def _run_job(job: dict) -> str:
     os.killpg(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
     return f"killed after {job['timeout']:.0f} s"
+
+
+def _start_job(job: dict) -> None:
+    os.setpgid(0, 0)
+    log = os.open(Path(job["results"]) / "output.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.chdir(job["cwd"])
+    os.environ.update(job["environment"])
+    branches = [Branch(**b) for b in job["branches"]]
+    _run_branches(_new_shell(), branches, 0, Path(job["results"]))
+
+
+def _exit_after(body) -> None:
+    """End a forked child after ``body()``: exit code 0, or 1 with the traceback printed to the job's
+    log (a branch that gets no result is reported as failed), never returning into the parent's code."""
+    code = 0
+    try:
+        body()
+    except BaseException:  # noqa: BLE001 (reported through the missing results)
+        traceback.print_exc()
+        code = 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 def _new_shell():
@@ -281,16 +307,7 @@ def _run_branches(shell, branches: list[Branch], start: int, results: Path) -> N
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:
-            code = 0
-            try:
-                _run_branches(shell, group, stop, results)
-            except BaseException:  # noqa: BLE001
-                traceback.print_exc()
-                code = 1
-            finally:
-                sys.stdout.flush()
-                sys.stderr.flush()
-                os._exit(code)
+            _exit_after(lambda group=group: _run_branches(shell, group, stop, results))
         os.waitpid(pid, 0)
     if groups:
         _run_branches(shell, groups[-1], stop, results)
