@@ -49,34 +49,20 @@ def pytest_configure(config):
         "sample); scheduled first, so that the two workers of scripts/test.sh finish together",
     )
     if _nbval_on(config):
-        _retry_kernel_starts()
+        _kernels_on_private_sockets()
 
 
-KERNEL_START_TRIES = 3
-
-
-def _retry_kernel_starts() -> None:
-    """Start nbval's kernels up to three times. jupyter_client picks five free TCP ports,
-    releases them and lets the kernel bind them; in between, another process can take one (here
-    the live tests' servers and their many client connections, on the other worker), and the
-    kernel dies at start: "Kernel died before replying to kernel_info", a known race under
-    pytest-xdist. A fresh start draws fresh ports. Any other failure is raised at once."""
+def _kernels_on_private_sockets() -> None:
+    """nbval's kernels talk over Unix sockets in a folder of their own (avc.cli.kernels), as
+    ``avc run``'s do. Over TCP, a port that jupyter_client picked and released can be taken
+    before the kernel binds it, here by the live tests' servers and their many client
+    connections on the other worker: the kernel dies at start or prints a heartbeat traceback
+    ("Address already in use"), a known race under pytest-xdist."""
     import nbval.kernel
 
-    start = nbval.kernel.start_new_kernel
-    if getattr(start, "retries", False):
-        return
+    from avc.cli.kernels import PrivateSocketKernelManager
 
-    def start_with_retries(*args, **kwargs):
-        for attempt in range(1, KERNEL_START_TRIES + 1):
-            try:
-                return start(*args, **kwargs)
-            except RuntimeError as err:
-                if "Kernel died before replying" not in str(err) or attempt == KERNEL_START_TRIES:
-                    raise
-
-    start_with_retries.retries = True
-    nbval.kernel.start_new_kernel = start_with_retries
+    nbval.kernel.KernelManager = PrivateSocketKernelManager
 
 
 def _nbval_on(config) -> bool:

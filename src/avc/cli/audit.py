@@ -191,6 +191,8 @@ def render_report(audit_json, out_html, progress: bool = False) -> Path:
     import papermill
     from nbconvert import HTMLExporter
 
+    from avc.cli.kernels import AsyncPrivateSocketKernelManager
+
     out_html = Path(out_html).expanduser().resolve()
     with tempfile.TemporaryDirectory() as folder:
         executed = Path(folder) / "audit_report.ipynb"
@@ -201,6 +203,7 @@ def render_report(audit_json, out_html, progress: bool = False) -> Path:
             kernel_name="python3",
             progress_bar=progress,
             cwd=folder,
+            kernel_manager_class=AsyncPrivateSocketKernelManager,
         )
         exporter = HTMLExporter()
         exporter.exclude_input = True  # a reader's report: the figures and tables, not the code

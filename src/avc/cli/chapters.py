@@ -140,6 +140,8 @@ def run_chapter(name: str, overrides: dict[str, str], progress: bool | None = No
     check_parameters(name, parameters)
     import papermill  # after the checks: it takes a second to import, and a refusal needs none of it
 
+    from avc.cli.kernels import AsyncPrivateSocketKernelManager
+
     absolute_path_variables()
     RUNS_DIR.mkdir(exist_ok=True)
     output = output_path(name, parameters)
@@ -153,6 +155,7 @@ def run_chapter(name: str, overrides: dict[str, str], progress: bool | None = No
                 progress_bar=progress,
                 cwd=str(BOOK_DIR),
                 extra_arguments=["--log-level=ERROR"],  # the kernel's start-up warnings are not the chapter's
+                kernel_manager_class=AsyncPrivateSocketKernelManager,  # no port to lose to a local server
             )
     except papermill.PapermillExecutionError as err:
         where = os.path.relpath(output)
