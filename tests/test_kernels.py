@@ -4,11 +4,12 @@ jupyter_client picked and released (which another process can take before the ke
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from avc.cli.kernels import PrivateSocketKernelManager
+from avc.cli.kernels import LONGEST_SOCKET_PATH, PrivateSocketKernelManager, socket_folder
 
 pytestmark = pytest.mark.skipif(not Path("/proc/net/unix").exists(), reason="reads Linux's /proc")
 
@@ -59,3 +60,16 @@ def test_a_kernel_talks_over_private_unix_sockets_and_leaves_nothing_behind():
         client.stop_channels()
         manager.shutdown_kernel(now=True)
     assert not folder.exists()
+
+
+def test_a_temporary_directory_too_long_for_a_socket_path_falls_back_to_tmp(tmp_path, monkeypatch):
+    long_tmp = tmp_path / ("t" * 90)
+    long_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(long_tmp))
+    folder = socket_folder()
+    try:
+        assert Path(folder).parent == Path("/tmp")
+        assert len(os.path.join(folder, "kernel-99")) <= LONGEST_SOCKET_PATH
+        assert list(long_tmp.iterdir()) == []  # the folder tried first is removed
+    finally:
+        os.rmdir(folder)

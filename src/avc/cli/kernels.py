@@ -19,17 +19,30 @@ import weakref
 from jupyter_client import AsyncKernelManager, KernelManager
 
 UNIX_SOCKETS = os.name == "posix"
+LONGEST_SOCKET_PATH = 100  # a Unix socket's path holds at most 107 bytes on Linux, 103 on macOS
+
+
+def socket_folder() -> str | None:
+    """A fresh folder for a kernel's five sockets (``<folder>/kernel-1`` … ``kernel-5``): under the
+    temporary directory, or under /tmp where that path is too long for a socket. None where
+    neither is short enough."""
+    for parent in (None, "/tmp"):
+        if parent and not os.path.isdir(parent):
+            continue
+        folder = tempfile.mkdtemp(prefix="avc-kernel-", dir=parent)
+        if len(os.path.join(folder, "kernel-99")) <= LONGEST_SOCKET_PATH:
+            return folder
+        os.rmdir(folder)
+    return None
 
 
 class _PrivateSockets:
-    """Mixin: the ``ipc`` transport, its socket files in a fresh folder under the temporary
-    directory (a short path: a Unix socket's path may not exceed about 100 characters), removed
-    when the manager goes."""
+    """Mixin: the ``ipc`` transport, its socket files in a fresh folder (:func:`socket_folder`),
+    removed when the kernel is shut down or the manager goes; TCP where there is no such folder."""
 
     def __init__(self, **kwargs):
-        folder = None
-        if UNIX_SOCKETS and "transport" not in kwargs:
-            folder = tempfile.mkdtemp(prefix="avc-kernel-")
+        folder = socket_folder() if UNIX_SOCKETS and "transport" not in kwargs else None
+        if folder:
             kwargs.update(transport="ipc", ip=os.path.join(folder, "kernel"))
         super().__init__(**kwargs)
         self._socket_folder = folder
