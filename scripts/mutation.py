@@ -481,6 +481,19 @@ EQUIVALENT.update(
         ("grid", "grid_paths", "w_s = np.zeros(n + 1) -> w_s = np.zeros(n + 0)"): (
             "the support holds at most n agents, so w_s is written and read at positions 0..n-1 only"
         ),
+        (
+            "grid",
+            "grid_paths",
+            "support = np.zeros(n + 1, dtype=np.int64) -> support = np.zeros(n + 0, dtype=np.int64)",
+        ): (
+            "as w_s: an agent joins at position s only while it is off the support of K <= n agents, "
+            "so support is written and read at positions 0..n-1 only"
+        ),
+        ("grid", "_chol_delete", "s - 1 -> s - 0 (occurrence 2)"): (
+            "the extra rotation (j = s - 1) turns no row (its range(j, s - 1) is empty) and pairs "
+            "fy/ft at s - 1, cleared just after, with s, beyond the support and written by the next "
+            "join before it is read"
+        ),
         ("grid", "grid_paths", "K == 1 -> K == 0"): (
             "with the simplex and one agent the only feasible weight is 1, which _start_at has set: the "
             "active-set method run there confirms it at once (the KKT scan has no other agent)"
@@ -497,6 +510,54 @@ EQUIVALENT.update(
         ): "row 3 of the scratch space is used by nothing else, so z may live there as well",
         ("grid", "_optimise", "return (-1, nu) -> return None (occurrence 2)"): (
             "unreachable: the loop returns at step == max_steps at the latest"
+        ),
+        ("grid", "_chol_delete", "L[c, s - 1] = 0.0 -> L[c, s - 0] = 0.0"): (
+            "entries above the diagonal are read only inside the support (the rotation's L[j, j + 1], "
+            "j + 1 < s); the stale column s - 1 and column s lie beyond the new support, and the next "
+            "join that reaches either clears it before use"
+        ),
+        ("grid", "_chol_delete", "ft[s - 1] = 0.0 -> ft[s - 0] = 0.0"): (
+            "as fy: entries s - 1 and s lie beyond the new support and are written by the next join "
+            "before they are read"
+        ),
+        ("grid", "_optimise", "candidate < 0 -> candidate < 1"): (
+            "at the loop's head candidate is -1 or the new agent K - 1; it is 0 only at K = 1 (NNLS, "
+            "empty support), where the full scan over the one agent returns or joins exactly when the "
+            "direct test does (best = min(m, 0) >= -tol iff m >= -tol)"
+        ),
+        ("grid", "_optimise", "mark[support[i]] = 1.0 -> mark[support[i]] = 0.0"): (
+            "the mark only saves work: the scan starts from a solution on the support (the warm start, "
+            "or the sub-problem's), where every support agent's multiplier is 0 up to rounding, far "
+            "above -tol, so none of them is picked as a violator"
+        ),
+        ("grid", "_optimise", "alpha = 1.0 -> alpha = 0.0"): (
+            "alpha is read only once a blocking agent has set it (the 'or blocked < 0' clause takes "
+            "the first one whatever alpha was); with no blocking agent the weights are set to z"
+        ),
+        ("grid", "grid_paths", "w_s = np.zeros(n + 1) -> w_s = np.zeros(n + 2)"): (
+            "positions of the support run below n: a further slot is never used"
+        ),
+        ("grid", "grid_paths", "scratch = np.zeros((7, n + 1)) -> scratch = np.zeros((8, n + 1))"): (
+            "rows 0 to 6 of the scratch space are used: an eighth row is never read"
+        ),
+        ("grid", "grid_paths", "scratch[1, :] = 0.0 -> scratch[0, :] = 0.0"): (
+            "as the reset of fy: ft is read only inside the support, and each entry is written when its "
+            "agent joins (_start_at, _chol_append) before it is read"
+        ),
+        (
+            "grid",
+            "_start_at",
+            "L[0, 0] = math.sqrt(Gp[j, j]) if Gp[j, j] > 0 else 1.0 -> "
+            "L[0, 0] = math.sqrt(Gp[j, j]) if Gp[j, j] > 0 else 2.0",
+        ): (
+            "_start_at is only called on G + rho 11' with rho >= 1e-300 > 0 (the simplex start and its "
+            "numerical corner), whose diagonal is positive: the fallback is never taken"
+        ),
+        ("grid", "grid_paths", "n = G_all.shape[1] -> n = G_all.shape[2]"): (
+            "the Gram matrices are square: G_all has shape (fold sets, n, n)"
+        ),
+        ("grid", "average_paths", "n = G_all.shape[1] -> n = G_all.shape[2]"): (
+            "the Gram matrices are square: G_all has shape (fold sets, n, n)"
         ),
     }
 )

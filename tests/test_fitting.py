@@ -301,6 +301,25 @@ def test_grid_equals_reference_on_exact_duplicate_agents():
             assert np.allclose(merged[column + "_x"], merged[column + "_y"], rtol=1e-9, atol=1e-12), column
 
 
+@pytest.mark.parametrize("simplex", [False, True])
+def test_an_agent_that_scores_every_item_zero_is_handled_exactly(simplex):
+    """A persona whose scores are all zero (or all equal, once centred). Its Gram diagonal is 0:
+    for NNLS it is dependent on any support and must stay at weight zero, not join with a zero
+    pivot. On the simplex it is a real option (it pulls every prediction towards 0) and may join."""
+    rng = np.random.default_rng(51 + simplex)
+    X = rng.normal(size=(25, 5))
+    X[:, 2] = 0.0
+    y = X @ np.array([0.3, 0.2, 0.0, 0.5, 0.0]) + rng.normal(0, 0.1, size=25)
+    for perm in ([2, 0, 1, 3, 4], [0, 1, 2, 3, 4], [4, 3, 0, 1, 2]):
+        ks, weights = path_weights(X, y, perm, simplex)
+        assert np.isfinite(weights).all()
+        for K, w in zip(ks, weights):
+            cols = np.asarray(perm[:K])
+            assert simplex or w[2] == 0.0
+            expected = brute_force(X[:, cols], y, simplex)
+            assert float(np.sum((X @ w - y) ** 2)) == pytest.approx(expected, rel=1e-9, abs=1e-9)
+
+
 def panel_designs():
     """The three targets of chapter F on the committed panels, as the chapter builds them."""
     from avc.panels import recorded as scoring
@@ -666,6 +685,43 @@ def test_grid_paths_leave_out_an_agent_within_the_kkt_tolerance():
     y = np.array([1.0, 0.5e-10, 1.0])
     ks, weights = path_weights(np.eye(3), y, np.arange(3), simplex=False)
     assert weights.tolist() == [[1.0, 0.0, 0.0], [1.0, 0.0, 0.0], [1.0, 0.0, 1.0]]
+
+
+@pytest.mark.parametrize("simplex", [False, True])
+def test_a_near_duplicate_below_the_gram_resolution_never_joins_its_twin(simplex):
+    """Agent 3 is agent 0 moved by 1e-5 along a direction the target follows: it violates the KKT
+    conditions (its multiplier is about -2e-3, the tolerance 7e-5), but its Schur complement is
+    3e-14 of its diagonal, below 1e-13: numerically in the span of the support, so the twin that
+    comes second in the order stays at weight zero at every K (the exact optimum, scipy's nnls on
+    all four, puts the weight on agent 3 instead of agent 0)."""
+    rng = np.random.default_rng(61)
+    X = rng.uniform(0, 100, size=(200, 4))
+    direction = rng.normal(size=200)
+    X[:, 3] = X[:, 0] + 1e-5 * direction
+    y = X[:, :3] @ np.array([0.5, 0.3, 0.2]) + direction
+    for perm in ([0, 1, 2, 3], [3, 1, 0, 2], [1, 2, 3, 0]):
+        ks, weights = path_weights(X, y, perm, simplex)
+        for K, w in zip(ks, weights):
+            second = max((0, 3), key=perm.index)
+            assert w[second] == 0.0, (perm, K, w)
+            cols = np.asarray(perm[:K])
+            ref = nnls(X[:, cols], y)[0] if not simplex else fit_simplex(X[:, cols], y)
+            # leaving the twin out costs what its unresolved part would have fitted: 1e-5 of the
+            # objective here, more than the rounding-level loss of near-duplicates at 1e-6 of the scale
+            assert np.sum((X @ w - y) ** 2) <= np.sum((X[:, cols] @ ref - y) ** 2) * (1 + 1e-4)
+
+
+def test_grid_paths_count_a_weight_as_nonzero_only_above_1e_6():
+    # orthogonal agents: the NNLS weights are the target's entries exactly, 1, 1e-6 (at the
+    # threshold, not above it) and 5e-7 (below it, above the tolerance that keeps it in the support)
+    X, y = np.eye(3), np.array([1.0, 1e-6, 5e-7])
+    G, b, one = (X.T @ X)[None], (X.T @ y)[None], np.ones(1)
+    path, order, ks = np.zeros(1, dtype=np.int64), np.arange(3, dtype=np.int64)[None], np.arange(1, 4)
+    weights = np.zeros((1, 3, 3))
+    sums, counts = one * (y @ y), one * 3
+    _, _, nonzero = grid_paths(G, b, G, b, sums, sums, counts, counts, path, order, path, ks, False, weights)
+    assert weights[0, -1].tolist() == [1.0, 1e-6, 5e-7]
+    assert nonzero[0].tolist() == [1.0, 1.0, 1.0]
 
 
 # How many agents must join within one step of the path (the most over the path), for 40 draws of

@@ -47,7 +47,7 @@ import numpy as np
 try:
     from numba import njit
 except ImportError:  # pragma: no cover - numba is a requirement; this keeps the maths usable without it
-    warnings.warn("numba is missing: avc.fitting.grid runs as plain Python (very slow).", RuntimeWarning, 2)
+    warnings.warn("numba is missing: avc.fitting.grid runs as plain Python (very slow).", RuntimeWarning)
 
     def njit(*args, **kwargs):
         if args and callable(args[0]):
