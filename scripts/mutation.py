@@ -559,6 +559,27 @@ EQUIVALENT.update(
         ("grid", "average_paths", "n = G_all.shape[1] -> n = G_all.shape[2]"): (
             "the Gram matrices are square: G_all has shape (fold sets, n, n)"
         ),
+        ("grid", "_chol_delete", "fy[s - 1] = 0.0 -> fy[s - 1] = 1.0"): (
+            "as ft: the stale entry lies beyond the support, and the next join writes it before it is read"
+        ),
+        (
+            "grid",
+            "_start_at",
+            "L[0, 0] = math.sqrt(Gp[j, j]) if Gp[j, j] > 0 else 1.0 -> "
+            "L[0, 0] = math.sqrt(Gp[j, j]) if Gp[j, j] > 0 else 0.0",
+        ): "as the fallback 2.0: the diagonal of G + rho 11' is positive, the fallback never taken",
+        ("grid", "_optimise", "return (-1, nu) -> return (-0, nu) (occurrence 2)"): (
+            "unreachable: the loop returns at step == max_steps at the latest"
+        ),
+        ("grid", "grid_paths", "L[:, :] = 0.0 -> L[:, :] = 1.0"): (
+            "every entry of the factor that is read is written first on each path: a join writes its "
+            "row below the diagonal and the diagonal, and clears its column above it (_chol_append, "
+            "_start_at), so the reset value is never seen"
+        ),
+        ("grid", "grid_paths", "scratch[0, :] = 0.0 -> scratch[1, :] = 0.0"): (
+            "neither reset is needed (fy and ft are written at each join before they are read): "
+            "resetting ft twice and fy not at all changes nothing"
+        ),
     }
 )
 

@@ -382,6 +382,15 @@ def test_kkt_tolerance_is_1e_10_on_the_scale_of_max_1_G_b():
     assert small.tolist() == [1.0, 0.0]
 
 
+def test_the_grid_keeps_the_same_tolerance_scale_on_a_small_problem():
+    # as active_set_qp: agents on 0-0.001 (G = 1e-6 I) keep the scale max(1, |G|, |b|) = 1, so
+    # agent 1's multiplier of -1e-12 is within the tolerance and it stays out; on the scale of G
+    # alone (1e-6, a tolerance of 1e-16) it would join with weight 1e-6
+    X, y = 1e-3 * np.eye(3), np.array([1e-3, 1e-9, 1e-3])
+    ks, weights = path_weights(X, y, np.arange(3), simplex=False)
+    assert weights == pytest.approx(np.array([[1, 0, 0], [1, 0, 0], [1, 0, 1]]), rel=1e-12, abs=0)
+
+
 def test_a_free_weight_at_the_tolerance_is_dropped():
     # warm start on both agents; the second one's weight on the free set is exactly 1e-10 (= tol)
     w = active_set_qp(np.eye(2), np.array([1.0, 1e-10]), w0=np.array([0.5, 0.5]))
@@ -683,6 +692,11 @@ def test_grid_paths_leave_out_an_agent_within_the_kkt_tolerance():
     # orthogonal agents; agent 1's multiplier is -0.5e-10, within the tolerance (1e-10 on this
     # scale): it stays out when it enters the path, and at the full check after agent 2 joins
     y = np.array([1.0, 0.5e-10, 1.0])
+    ks, weights = path_weights(np.eye(3), y, np.arange(3), simplex=False)
+    assert weights.tolist() == [[1.0, 0.0, 0.0], [1.0, 0.0, 0.0], [1.0, 0.0, 1.0]]
+    # exactly at the tolerance (a multiplier of -1e-10, computed without rounding): the KKT
+    # conditions count as met, at the new agent's own test and at the full scan after agent 2
+    y = np.array([1.0, 1e-10, 1.0])
     ks, weights = path_weights(np.eye(3), y, np.arange(3), simplex=False)
     assert weights.tolist() == [[1.0, 0.0, 0.0], [1.0, 0.0, 0.0], [1.0, 0.0, 1.0]]
 
