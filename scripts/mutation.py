@@ -576,6 +576,19 @@ EQUIVALENT.update(
             "row below the diagonal and the diagonal, and clears its column above it (_chol_append, "
             "_start_at), so the reset value is never seen"
         ),
+        (
+            "grid",
+            "_optimise",
+            "fy, ft, work, z = (scratch[0], scratch[1], scratch[2], scratch[4]) -> "
+            "fy, ft, work, z = (scratch[0], scratch[1], scratch[3], scratch[4])",
+        ): "as for z: row 3 of the scratch space is used by nothing else, so work may live there",
+        ("grid", "_optimise", "candidate < 0 -> candidate <= 0"): (
+            "as 'candidate < 1': candidate is an integer, 0 only at K = 1, where the full scan and the "
+            "direct test agree"
+        ),
+        ("grid", "_optimise", "alpha = 1.0 -> alpha = 2.0"): (
+            "as 'alpha = 0.0': the initial alpha is never read (the first blocking agent sets it)"
+        ),
         ("grid", "grid_paths", "scratch[0, :] = 0.0 -> scratch[1, :] = 0.0"): (
             "neither reset is needed (fy and ft are written at each join before they are read): "
             "resetting ft twice and fy not at all changes nothing"
