@@ -791,3 +791,31 @@ def test_a_drop_inside_the_support_keeps_one_join_per_step(seed):
     weights = capped_path(X, y, True, 1)
     assert np.allclose(weights.sum(axis=1), 1.0) and (weights >= 0).all()
     assert np.allclose(weights, capped_path(X, y, True, 0), atol=1e-12)  # the default cap: the same path
+
+
+IMPORT_WITHOUT_NUMBA = """
+import importlib.util, sys, warnings
+sys.modules["numba"] = None  # as if numba were not installed
+spec = importlib.util.spec_from_file_location("grid_without_numba", sys.argv[1])
+grid = importlib.util.module_from_spec(spec)
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    spec.loader.exec_module(grid)  # the importing line
+print(len(caught), caught[0].category.__name__, caught[0].filename, caught[0].lineno)
+"""
+
+
+def test_without_numba_the_grid_warns_at_the_line_that_imports_it(tmp_path):
+    """The stand-in runs the same maths as plain Python, and the warning names the importer's
+    line (importlib's own frames are skipped), not grid.py."""
+    import subprocess
+    import sys
+
+    import avc.fitting.grid as grid
+
+    script = tmp_path / "importer.py"
+    script.write_text(IMPORT_WITHOUT_NUMBA)
+    done = subprocess.run(
+        [sys.executable, str(script), grid.__file__], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["1", "RuntimeWarning", str(script), "8"]
