@@ -47,9 +47,7 @@ import numpy as np
 try:
     from numba import njit
 except ImportError:  # pragma: no cover - numba is a requirement; this keeps the maths usable without it
-    warnings.warn(
-        "numba is missing: avc.fitting.grid runs as plain Python (very slow).", RuntimeWarning, stacklevel=2
-    )
+    warnings.warn("numba is missing: avc.fitting.grid runs slowly, as Python", RuntimeWarning, stacklevel=2)
 
     def njit(*args, **kwargs):
         if args and callable(args[0]):
