@@ -422,6 +422,12 @@ EQUIVALENT.update(
     }
 )
 
+SQUARE_GRAMS = "the Gram matrices are square: G_all has shape (fold sets, n, n)"
+POSITIVE_START = (
+    "_start_at is only called on G + rho 11' with rho >= 1e-300 > 0 (the simplex start and its "
+    "numerical corner), whose diagonal is positive: the fallback is never taken"
+)
+
 EQUIVALENT.update(
     {
         ("grid", "_chol_append", "L[s, i] = 0.0 -> L[s, i] = 1.0"): (
@@ -549,16 +555,9 @@ EQUIVALENT.update(
             "_start_at",
             "L[0, 0] = math.sqrt(Gp[j, j]) if Gp[j, j] > 0 else 1.0 -> "
             "L[0, 0] = math.sqrt(Gp[j, j]) if Gp[j, j] > 0 else 2.0",
-        ): (
-            "_start_at is only called on G + rho 11' with rho >= 1e-300 > 0 (the simplex start and its "
-            "numerical corner), whose diagonal is positive: the fallback is never taken"
-        ),
-        ("grid", "grid_paths", "n = G_all.shape[1] -> n = G_all.shape[2]"): (
-            "the Gram matrices are square: G_all has shape (fold sets, n, n)"
-        ),
-        ("grid", "average_paths", "n = G_all.shape[1] -> n = G_all.shape[2]"): (
-            "the Gram matrices are square: G_all has shape (fold sets, n, n)"
-        ),
+        ): POSITIVE_START,
+        ("grid", "grid_paths", "n = G_all.shape[1] -> n = G_all.shape[2]"): SQUARE_GRAMS,
+        ("grid", "average_paths", "n = G_all.shape[1] -> n = G_all.shape[2]"): SQUARE_GRAMS,
         ("grid", "_chol_delete", "fy[s - 1] = 0.0 -> fy[s - 1] = 1.0"): (
             "as ft: the stale entry lies beyond the support, and the next join writes it before it is read"
         ),
@@ -567,7 +566,7 @@ EQUIVALENT.update(
             "_start_at",
             "L[0, 0] = math.sqrt(Gp[j, j]) if Gp[j, j] > 0 else 1.0 -> "
             "L[0, 0] = math.sqrt(Gp[j, j]) if Gp[j, j] > 0 else 0.0",
-        ): "as the fallback 2.0: the diagonal of G + rho 11' is positive, the fallback never taken",
+        ): POSITIVE_START,
         ("grid", "_optimise", "return (-1, nu) -> return (-0, nu) (occurrence 2)"): (
             "unreachable: the loop returns at step == max_steps at the latest"
         ),

@@ -6,12 +6,12 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
+from grid_path import solve_path
 from reference_curves import alignment_curve_reference
 from scipy.optimize import lsq_linear, nnls
 
 from avc.fitting.curves import alignment_curve
 from avc.fitting.fits import METHODS, REFERENCE_METHODS, active_set_qp, fit_nnls, fit_simplex
-from avc.fitting.grid import grid_paths
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -218,30 +218,8 @@ def test_alignment_curve_rejects_bad_options():
 def path_weights(X, y, perm, simplex, ks=None):
     """The grid's weights along one path (one fold set: all rows train, none test), in the
     original agent order: ``out[i]`` is the optimum over agents ``perm[:ks[i]]``."""
-    n = X.shape[1]
-    ks = np.arange(1, n + 1) if ks is None else np.asarray(ks)
-    G, b = (X.T @ X)[None], (X.T @ y)[None]
-    weights = np.zeros((1, len(ks), n))
-    one = np.ones(1)
-    grid_paths(
-        G,
-        b,
-        G,
-        b,
-        one * (y @ y),
-        one * (y @ y),
-        one * len(y),
-        one * len(y),
-        np.zeros(1, dtype=np.int64),
-        np.asarray(perm, dtype=np.int64)[None],
-        np.zeros(1, dtype=np.int64),
-        ks.astype(np.int64),
-        simplex,
-        weights,
-    )
-    out = np.zeros_like(weights[0])
-    out[:, perm] = weights[0]
-    return ks, out
+    path = solve_path(X, y, simplex, perm, ks)
+    return path.ks, path.weights
 
 
 @pytest.mark.parametrize("simplex", [False, True])
@@ -728,14 +706,9 @@ def test_a_near_duplicate_below_the_gram_resolution_never_joins_its_twin(simplex
 def test_grid_paths_count_a_weight_as_nonzero_only_above_1e_6():
     # orthogonal agents: the NNLS weights are the target's entries exactly, 1, 1e-6 (at the
     # threshold, not above it) and 5e-7 (below it, above the tolerance that keeps it in the support)
-    X, y = np.eye(3), np.array([1.0, 1e-6, 5e-7])
-    G, b, one = (X.T @ X)[None], (X.T @ y)[None], np.ones(1)
-    path, order, ks = np.zeros(1, dtype=np.int64), np.arange(3, dtype=np.int64)[None], np.arange(1, 4)
-    weights = np.zeros((1, 3, 3))
-    sums, counts = one * (y @ y), one * 3
-    _, _, nonzero = grid_paths(G, b, G, b, sums, sums, counts, counts, path, order, path, ks, False, weights)
-    assert weights[0, -1].tolist() == [1.0, 1e-6, 5e-7]
-    assert nonzero[0].tolist() == [1.0, 1.0, 1.0]
+    path = solve_path(np.eye(3), np.array([1.0, 1e-6, 5e-7]), simplex=False)
+    assert path.weights[-1].tolist() == [1.0, 1e-6, 5e-7]
+    assert path.nonzero.tolist() == [1.0, 1.0, 1.0]
 
 
 # How many agents must join within one step of the path (the most over the path), for 40 draws of
@@ -749,17 +722,7 @@ JOINS_NEEDED = {
 
 
 def capped_path(X, y, simplex, max_steps):
-    G, b, one = (X.T @ X)[None], (X.T @ y)[None], np.ones(1)
-    n = X.shape[1]
-    weights = np.zeros((1, n, n))
-    ks = np.arange(1, n + 1, dtype=np.int64)
-    one_path = np.zeros(1, dtype=np.int64)
-    order = np.arange(n, dtype=np.int64)[None]
-    sums, counts = one * (y @ y), one * len(y)
-    grid_paths(
-        G, b, G, b, sums, sums, counts, counts, one_path, order, one_path, ks, simplex, weights, max_steps
-    )
-    return weights[0]
+    return solve_path(X, y, simplex, max_steps=max_steps).weights
 
 
 def test_grid_paths_join_as_few_agents_as_lawson_hanson():

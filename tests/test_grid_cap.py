@@ -3,33 +3,7 @@ join than the cap allows raises instead of returning weights that are not optima
 
 import numpy as np
 import pytest
-
-from avc.fitting.grid import grid_paths
-
-
-def solve_path(X, y, simplex, max_steps=0):
-    """One path over the agents in their order, every K; test rows = training rows."""
-    G, b, one = (X.T @ X)[None], (X.T @ y)[None], np.ones(1)
-    n_agents = X.shape[1]
-    weights = np.zeros((1, n_agents, n_agents))
-    mse, train, nonzero = grid_paths(
-        G,
-        b,
-        G,
-        b,
-        one * (y @ y),
-        one * (y @ y),
-        one * len(y),
-        one * len(y),
-        np.zeros(1, dtype=np.int64),
-        np.arange(n_agents, dtype=np.int64)[None],
-        np.zeros(1, dtype=np.int64),
-        np.arange(1, n_agents + 1, dtype=np.int64),
-        simplex,
-        weights,
-        max_steps,
-    )
-    return mse[0], weights[0]
+from grid_path import solve_path
 
 
 # found by search: on these draws some step of the path needs two agents to join (the new one,
@@ -41,12 +15,11 @@ def test_a_step_over_the_cap_raises(seed, simplex):
     with pytest.raises(RuntimeError, match="iteration cap"):
         solve_path(X, y, simplex, max_steps=1)
     # the default cap (3 K + 30) lets the same path finish, and a larger one changes nothing
-    default_mse, default_weights = solve_path(X, y, simplex)
-    roomy_mse, roomy_weights = solve_path(X, y, simplex, max_steps=1000)
-    assert np.array_equal(default_mse, roomy_mse) and np.array_equal(default_weights, roomy_weights)
-    assert (default_weights >= 0).all()
+    default, roomy = solve_path(X, y, simplex), solve_path(X, y, simplex, max_steps=1000)
+    assert np.array_equal(default.mse, roomy.mse) and np.array_equal(default.weights, roomy.weights)
+    assert (default.weights >= 0).all()
     if simplex:
-        assert np.allclose(default_weights.sum(axis=1), 1.0)
+        assert np.allclose(default.weights.sum(axis=1), 1.0)
 
 
 def test_a_cap_of_one_is_enough_where_each_step_adds_one_agent():
@@ -54,9 +27,9 @@ def test_a_cap_of_one_is_enough_where_each_step_adds_one_agent():
     # and nothing else, so one join per step suffices
     X = np.eye(6)
     y = np.arange(1.0, 7.0)
-    mse, weights = solve_path(X, y, simplex=False, max_steps=1)
-    assert np.allclose(np.diag(weights), y)
-    assert np.isclose(mse[-1], 0.0)
+    path = solve_path(X, y, simplex=False, max_steps=1)
+    assert np.allclose(np.diag(path.weights), y)
+    assert np.isclose(path.mse[-1], 0.0)
 
 
 def test_the_default_cap_grows_with_the_number_of_agents():
@@ -68,10 +41,10 @@ def test_the_default_cap_grows_with_the_number_of_agents():
     X, y = np.zeros((m + 1, m + 1)), np.eye(m + 1)[0]
     X[np.arange(1, m + 1), np.arange(m)] = 1.0
     X[0, :m], X[0, m], X[1:, m] = -c, 1.0, -s
-    mse, weights = solve_path(X, y, simplex=False)
-    assert (weights[m - 1] == 0).all()  # K = 40: every agent held at zero
-    assert np.allclose(weights[m], [s / (1 - m * s * c)] * m + [1 / (1 - m * s * c)])
-    assert abs(mse[m]) < 1e-12
+    path = solve_path(X, y, simplex=False)
+    assert (path.weights[m - 1] == 0).all()  # K = 40: every agent held at zero
+    assert np.allclose(path.weights[m], [s / (1 - m * s * c)] * m + [1 / (1 - m * s * c)])
+    assert abs(path.mse[m]) < 1e-12
     with pytest.raises(RuntimeError, match="iteration cap"):
         solve_path(X, y, simplex=False, max_steps=m)  # the last step needs m + 1 joins
     solve_path(X, y, simplex=False, max_steps=m + 1)
